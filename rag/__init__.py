@@ -1,0 +1,23 @@
+"""news-rag: question answering over news articles with verified citations."""
+
+from rag.config import Settings
+from rag.engine import AnswerStream, RagEngine
+from rag.errors import ConfigError, IndexMismatchError, InputError, LLMError, RagError, StoreError
+from rag.types import Answer, Citation, DocumentInfo, IngestReport, Passage
+
+__all__ = [
+    "Answer",
+    "AnswerStream",
+    "Citation",
+    "ConfigError",
+    "DocumentInfo",
+    "IndexMismatchError",
+    "IngestReport",
+    "InputError",
+    "LLMError",
+    "Passage",
+    "RagEngine",
+    "RagError",
+    "Settings",
+    "StoreError",
+]

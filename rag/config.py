@@ -1,0 +1,95 @@
+"""Settings read from the environment and `.env` (one place for every knob)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every setting of the engine; environment variables win over `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        Path(".rag"), validation_alias="RAG_DATA_DIR", description="Where the index lives."
+    )
+    corpus_dir: Path = Field(
+        Path("seeds"),
+        validation_alias="RAG_CORPUS_DIR",
+        description="What `rag ingest` reads when given no paths.",
+    )
+    chroma_url: str | None = Field(
+        None,
+        validation_alias="RAG_CHROMA_URL",
+        description="http://host:port of a Chroma server; unset = embedded Chroma in data_dir.",
+    )
+    embed: Literal["local", "openai"] = Field(
+        "local", validation_alias="RAG_EMBED", description="Embedding backend."
+    )
+    embed_model: str = Field(
+        "text-embedding-3-small",
+        validation_alias="RAG_EMBED_MODEL",
+        description="OpenAI embedding model (used when embed=openai).",
+    )
+    llm: Literal["auto", "openai", "extractive"] = Field(
+        "auto",
+        validation_alias="RAG_LLM",
+        description="auto = openai when OPENAI_API_KEY is set, else extractive.",
+    )
+    llm_model: str = Field("gpt-4o-mini", validation_alias="RAG_LLM_MODEL")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    llm_timeout: float = Field(
+        60.0, gt=0, validation_alias="RAG_LLM_TIMEOUT", description="Seconds per LLM request."
+    )
+    llm_retries: int = Field(
+        2, ge=0, le=10, validation_alias="RAG_LLM_RETRIES", description="Retries on 429/5xx."
+    )
+    top_k: int = Field(
+        5, ge=1, le=50, validation_alias="RAG_TOP_K", description="Passages given to the composer."
+    )
+    chunk_tokens: int = Field(
+        160, ge=32, le=1024, validation_alias="RAG_CHUNK_TOKENS", description="Tokens per chunk."
+    )
+    chunk_overlap: int = Field(
+        40,
+        ge=0,
+        le=512,
+        validation_alias="RAG_CHUNK_OVERLAP",
+        description="Tokens of whole sentences repeated between neighbouring chunks.",
+    )
+    max_question_chars: int = Field(
+        2000, ge=10, validation_alias="RAG_MAX_QUESTION_CHARS", description="Longest question."
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("RAG_API_KEY"),
+        description="Bearer token the HTTP API requires for write endpoints.",
+    )
+
+    @field_validator("chroma_url", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def llm_mode(self) -> Literal["openai", "extractive"]:
+        """The composer actually used, with `auto` resolved."""
+        if self.llm == "auto":
+            return "openai" if self.openai_api_key else "extractive"
+        return self.llm
+
+    @property
+    def embed_name(self) -> str:
+        """Name of the embedding model, as recorded in the index."""
+        if self.embed == "local":
+            return f"local:{LOCAL_EMBED_MODEL}"
+        return f"openai:{self.embed_model}"

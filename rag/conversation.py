@@ -1,0 +1,54 @@
+"""Follow-up questions: turn "and what did Putin say?" into a standalone question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.errors import InputError
+from rag.llm import ChatClient
+from rag.prompts import CONDENSE_PROMPT
+from rag.text import STOPWORDS, words
+
+Message = dict[str, str]
+
+# Openings and pronouns that lean on an earlier turn.
+_LEANS_ON_CONTEXT = re.compile(
+    r"^\s*(?:and|but|also|so|then|what about|how about|and what|why|when was)\b"
+    r"|\b(?:he|she|they|him|her|them|his|their|its|it|that|this|those|these|there|then|else)\b",
+    re.IGNORECASE,
+)
+
+
+def split_history(messages: Sequence[Message]) -> tuple[list[Message], str]:
+    """Earlier turns and the last user message, or a clear error for a malformed history."""
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in {"user", "assistant", "system"}:
+            raise InputError("each chat message needs a role (user/assistant) and content")
+        if not isinstance(message.get("content"), str):
+            raise InputError("each chat message needs text content")
+    if not messages or messages[-1]["role"] != "user":
+        raise InputError("the conversation must end with a user message")
+    return list(messages[:-1]), messages[-1]["content"]
+
+
+def condense_heuristic(history: Sequence[Message], question: str) -> str:
+    """Carry the earlier question's topic words into a question that leans on it."""
+    earlier = [m["content"] for m in history if m["role"] == "user"]
+    if not earlier or not _LEANS_ON_CONTEXT.search(question):
+        return question
+    present = {w.lower() for w in words(question)}
+    carried: list[str] = []
+    for word in words(earlier[-1]):
+        lower = word.lower()
+        if lower not in STOPWORDS and lower not in present and lower not in {c.lower() for c in carried}:
+            carried.append(word)
+    return f"{question.rstrip()} ({' '.join(carried)})" if carried else question
+
+
+def condense_with_llm(client: ChatClient, history: Sequence[Message], question: str) -> str:
+    """Ask the model for a standalone question; fall back to the heuristic on an empty reply."""
+    transcript = "\n".join(f"{m['role']}: {m['content']}" for m in history if m["role"] != "system")
+    prompt = CONDENSE_PROMPT.format(history=transcript, question=question)
+    rewritten = client.complete([{"role": "user", "content": prompt}]).strip().strip('"')
+    return rewritten or condense_heuristic(history, question)

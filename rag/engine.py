@@ -1,0 +1,245 @@
+"""`RagEngine`: the façade the CLI, UI, HTTP API and evaluator call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answer import Composition, ExtractiveComposer, LLMComposer, finish_llm_text
+from rag.config import Settings
+from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
+from rag.corpus import scan
+from rag.embeddings import Embedder, make_embedder
+from rag.errors import InputError, RagError
+from rag.index import ChunkingConfig, Indexer, Progress
+from rag.llm import ChatClient
+from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
+from rag.store import ChunkStore, connect
+from rag.types import Answer, DocumentInfo, IngestReport, Passage
+
+DateLike = dt.date | str | None
+
+
+def _date(value: DateLike, option: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return parse_date(value, option)
+
+
+class AnswerStream:
+    """Iterate for text deltas; `answer` holds the checked `Answer` once iteration ends."""
+
+    def __init__(self, deltas: Iterator[str], finish: Callable[[str], Answer]) -> None:
+        self._deltas = deltas
+        self._finish = finish
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        parts: list[str] = []
+        for delta in self._deltas:
+            parts.append(delta)
+            yield delta
+        self.answer = self._finish("".join(parts))
+
+
+class RagEngine:
+    """Ingest articles and answer questions with verified citations.
+
+    >>> from rag import RagEngine
+    >>> engine = RagEngine()                       # Settings from the environment / .env
+    >>> engine.ingest(["seeds/"]).chunks > 0
+    True
+    >>> answer = engine.ask("What did May say about Russia in July 2016?")
+    >>> answer.abstained, answer.citations[0].doc_id[:3] in {"000", "002"}
+    (False, True)
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        chroma_client: Any = None,
+        chat_client: ChatClient | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._embedder = embedder
+        self._client = chroma_client
+        self._chat = chat_client
+        self._lock = threading.RLock()
+        self._indexer: Indexer | None = None
+        self._retriever: HybridRetriever | None = None
+        self._extractive: ExtractiveComposer | None = None
+        self._llm: LLMComposer | None = None
+        self.chunking = ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
+        if self.settings.llm_mode == "openai" and chat_client is None:
+            self._chat = ChatClient(self.settings)  # fails early, naming the missing variable
+
+    # -- components, built on first use ---------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def indexer(self) -> Indexer:
+        with self._lock:
+            if self._indexer is None:
+                if self._client is None:
+                    self._client = connect(self.settings.data_dir, self.settings.chroma_url)
+                store = ChunkStore(self._client, self.settings.embed_name, self.chunking.name)
+                self._indexer = Indexer(
+                    store, self.embedder, self.chunking, self.settings.data_dir / "bm25"
+                )
+            return self._indexer
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = HybridRetriever(self.indexer.store, self.indexer, self.embedder)
+            return self._retriever
+
+    @property
+    def mode(self) -> str:
+        """`extractive` or `openai:<model>`."""
+        return f"openai:{self.settings.llm_model}" if self._chat else "extractive"
+
+    def _composer(self) -> ExtractiveComposer | LLMComposer:
+        with self._lock:
+            if self._chat is not None:
+                if self._llm is None:
+                    self._llm = LLMComposer(self._chat)
+                return self._llm
+            if self._extractive is None:
+                self._extractive = ExtractiveComposer(self.embedder)
+            return self._extractive
+
+    # -- indexing --------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path] | None = None,
+        *,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Sync the index with files and folders (default: the corpus folder)."""
+        targets = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
+        corpus = scan(targets)
+        return self.indexer.sync(corpus, rebuild=rebuild, progress=progress)
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed articles."""
+        return self.indexer.documents()
+
+    def delete(self, doc_id: str) -> bool:
+        """Remove one article from the index; False if it was not there."""
+        return self.indexer.delete_documents({doc_id}) > 0
+
+    # -- answering -------------------------------------------------------------------------
+    def _question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("the question is empty")
+        question = question.strip()
+        if len(question) > self.settings.max_question_chars:
+            raise InputError(
+                f"the question is {len(question):,} characters long; "
+                f"the limit is {self.settings.max_question_chars:,}"
+            )
+        return question
+
+    def _retrieve(
+        self, question: str, k: int | None, after: DateLike, before: DateLike
+    ) -> Retrieval:
+        if k is not None and not 1 <= k <= 50:
+            raise InputError(f"k must be between 1 and 50, got {k}")
+        dates = DateRange(_date(after, "after"), _date(before, "before"))
+        self.indexer.store.check_model()
+        if self.indexer.store.count() == 0:
+            raise RagError("the index is empty: run `rag ingest` first")
+        return self.retriever.retrieve(question, k or self.settings.top_k, dates)
+
+    def retrieve(
+        self, question: str, k: int | None = None, after: DateLike = None, before: DateLike = None
+    ) -> list[Passage]:
+        """The passages hybrid retrieval finds for a question."""
+        return self._retrieve(self._question(question), k, after, before).passages
+
+    def _answer(
+        self, question: str, retrieval: Retrieval, composition: Composition, started: float,
+        retrieved: float,
+    ) -> Answer:
+        done = time.perf_counter()
+        return Answer(
+            question=question,
+            answer=composition.text,
+            abstained=composition.abstained,
+            mode=self.mode,
+            citations=composition.citations,
+            passages=retrieval.passages,
+            timings_ms={
+                "retrieve": round((retrieved - started) * 1000, 1),
+                "compose": round((done - retrieved) * 1000, 1),
+                "total": round((done - started) * 1000, 1),
+            },
+        )
+
+    def ask(
+        self, question: str, k: int | None = None, after: DateLike = None, before: DateLike = None
+    ) -> Answer:
+        """Answer one question with cited passages, or abstain."""
+        started = time.perf_counter()
+        question = self._question(question)
+        retrieval = self._retrieve(question, k, after, before)
+        retrieved = time.perf_counter()
+        composer = self._composer()
+        if isinstance(composer, LLMComposer):
+            composition = composer.compose(retrieval)
+        else:
+            composition = composer.compose(retrieval, self.indexer.lexical())
+        return self._answer(question, retrieval, composition, started, retrieved)
+
+    def stream(
+        self, question: str, k: int | None = None, after: DateLike = None, before: DateLike = None
+    ) -> AnswerStream:
+        """Stream the answer text; the final `Answer` is on `.answer` after iterating."""
+        composer = self._composer()
+        if not isinstance(composer, LLMComposer):
+            answer = self.ask(question, k, after, before)
+            pieces = iter(word + " " for word in answer.text.split(" "))
+            return AnswerStream(pieces, lambda _text: answer)
+        started = time.perf_counter()
+        question = self._question(question)
+        retrieval = self._retrieve(question, k, after, before)
+        retrieved = time.perf_counter()
+
+        def finish(text: str) -> Answer:
+            composition = finish_llm_text(text, retrieval.passages)
+            return self._answer(question, retrieval, composition, started, retrieved)
+
+        return AnswerStream(composer.stream(retrieval), finish)
+
+    def standalone_question(self, messages: Sequence[Message]) -> str:
+        """The last user message rewritten to stand without the conversation."""
+        history, question = split_history(messages)
+        question = self._question(question)
+        if not history:
+            return question
+        if self._chat is not None:
+            return condense_with_llm(self._chat, history, question)
+        return condense_heuristic(history, question)
+
+    def chat(
+        self, messages: Sequence[Message], k: int | None = None, after: DateLike = None,
+        before: DateLike = None,
+    ) -> Answer:
+        """Answer the last user message of a conversation, follow-ups resolved from history."""
+        _, last = split_history(messages)
+        answer = self.ask(self.standalone_question(messages), k, after, before)
+        return answer.model_copy(update={"question": last.strip()})

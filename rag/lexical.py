@@ -1,0 +1,122 @@
+"""BM25 over the chunks (bm25s), persisted beside Chroma and rebuilt when Chroma's version moves.
+
+It is derived state: a missing, stale or half-written copy is simply rebuilt from Chroma.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.store import ChunkRecord
+from rag.text import STOPWORDS, normalise, terms, words
+
+_STATE = "chunks.json"
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 scores plus the corpus vocabulary (for spelling correction of names)."""
+
+    version: str
+    records: list[ChunkRecord]
+    _bm25: Any = field(repr=False, default=None)
+
+    @classmethod
+    def build(cls, records: Iterable[ChunkRecord], version: str) -> LexicalIndex:
+        import bm25s
+
+        index = cls(version=version, records=list(records))
+        bm25 = bm25s.BM25()
+        if index.records:
+            # bm25s needs at least one token per document.
+            bm25.index([terms(r.text) or ["_"] for r in index.records], show_progress=False)
+        index._bm25 = bm25
+        return index
+
+    def save(self, folder: Path) -> None:
+        """Write atomically: a half-written copy is never left under `folder`."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex}")
+        staging.mkdir()
+        if self.records:
+            self._bm25.save(str(staging / "bm25"))
+        state = {
+            "version": self.version,
+            "records": [[r.chunk_id, r.text, r.metadata] for r in self.records],
+        }
+        (staging / _STATE).write_text(json.dumps(state), "utf-8")
+        trash = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex}")
+        if folder.exists():
+            folder.rename(trash)
+        staging.rename(folder)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex | None:
+        """The saved copy, or None if there is none or it cannot be read."""
+        import bm25s
+
+        try:
+            state = json.loads((folder / _STATE).read_text("utf-8"))
+            records = [ChunkRecord(cid, text, meta) for cid, text, meta in state["records"]]
+            bm25 = bm25s.BM25.load(str(folder / "bm25")) if records else bm25s.BM25()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return cls(version=state["version"], records=records, _bm25=bm25)
+
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for the query terms."""
+        if not self.records or not query_terms:
+            return np.zeros(len(self.records), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(query_terms), dtype=np.float32)
+
+    @cached_property
+    def _document_frequency(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for record in self.records:
+            counts.update(set(terms(record.text)))
+        return counts
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a normalised term (chunks as documents)."""
+        n = len(self.records)
+        df = self._document_frequency.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Lowercased surface words of the corpus."""
+        return frozenset(w.lower() for r in self.records for w in words(r.text))
+
+    @cached_property
+    def _by_initial(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for word in self.vocabulary:
+            if len(word) > 3 and word not in STOPWORDS:
+                groups.setdefault(word[0], []).append(word)
+        return groups
+
+    def correct(self, word: str) -> str | None:
+        """The corpus word a misspelt name most likely means ("Pompeio" -> "pompeo"), if any."""
+        lower = word.lower()
+        if lower in self.vocabulary:
+            return lower
+        if len(lower) < 4:
+            return None
+        match = difflib.get_close_matches(lower, self._by_initial.get(lower[0], []), 1, 0.8)
+        return match[0] if match else None
+
+    def knows(self, term: str) -> bool:
+        return self._document_frequency.get(normalise(term), 0) > 0

@@ -1,0 +1,151 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.errors import InputError
+from rag.index import Indexer, published_ordinal
+from rag.lexical import LexicalIndex
+from rag.store import ChunkRecord, ChunkStore
+from rag.text import STOPWORDS, normalise, words
+from rag.types import Passage
+
+RRF_K = 60
+# Capitalised words that open requests rather than name things.
+_REQUEST_WORDS = frozenset(
+    "give list name summarise summarize explain describe show according please "
+    "can could would will is are was were does did do has have".split()
+)
+
+
+def parse_date(value: str, option: str) -> dt.date:
+    """An ISO date given on the command line or the API, or a clear error."""
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{option} must be a date like 2016-07-31, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Publication-date window, both ends inclusive; None = open."""
+
+    after: dt.date | None = None
+    before: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.after and self.before and self.after > self.before:
+            raise InputError(f"--after {self.after} is later than --before {self.before}")
+
+    @property
+    def is_open(self) -> bool:
+        return self.after is None and self.before is None
+
+    def bounds(self) -> tuple[int, int]:
+        low = published_ordinal(self.after.isoformat()) if self.after else 1
+        high = published_ordinal(self.before.isoformat()) if self.before else 99991231
+        return low, high
+
+    def where(self) -> dict[str, Any] | None:
+        if self.is_open:
+            return None
+        low, high = self.bounds()
+        return {"$and": [{"published_ord": {"$gte": low}}, {"published_ord": {"$lte": high}}]}
+
+    def admits(self, metadata: dict[str, Any]) -> bool:
+        low, high = self.bounds()
+        return self.is_open or low <= int(metadata.get("published_ord") or 0) <= high
+
+
+@dataclass
+class QueryAnalysis:
+    """What the question asks for in lexical terms, spelling mistakes in names corrected."""
+
+    question: str
+    terms: list[str]
+    entities: list[str] = field(default_factory=list)
+    unknown_entities: list[str] = field(default_factory=list)
+
+
+def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
+    """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
+    analysis = QueryAnalysis(question=question, terms=[])
+    for word in words(question):
+        lower = word.lower()
+        if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
+            continue
+        corrected = lexical.correct(word) if lexical.records else lower
+        analysis.terms.append(normalise(corrected or word))
+        if word[0].isupper() and lower not in _REQUEST_WORDS:
+            analysis.entities.append(word)
+            if corrected is None:
+                analysis.unknown_entities.append(word)
+    return analysis
+
+
+@dataclass
+class Retrieval:
+    passages: list[Passage]
+    analysis: QueryAnalysis
+    query_vector: np.ndarray
+
+
+def to_passage(record: ChunkRecord, score: float) -> Passage:
+    meta = record.metadata
+    return Passage(
+        doc_id=meta["doc_id"],
+        chunk_id=record.chunk_id,
+        text=record.text,
+        score=round(score, 6),
+        title=meta.get("title", ""),
+        outlet=meta.get("outlet") or None,
+        published=meta.get("published") or None,
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+    )
+
+
+class HybridRetriever:
+    """Dense + BM25 candidates, fused by reciprocal rank, filtered by publication date."""
+
+    def __init__(
+        self, store: ChunkStore, indexer: Indexer, embedder: Embedder, candidates: int = 30
+    ) -> None:
+        self.store = store
+        self.indexer = indexer
+        self.embedder = embedder
+        self.candidates = candidates
+
+    def retrieve(self, question: str, k: int, dates: DateRange | None = None) -> Retrieval:
+        dates = dates or DateRange()
+        lexical = self.indexer.lexical()
+        analysis = analyse(question, lexical)
+        vector = self.embedder.embed([question])[0]
+        n = min(max(self.candidates, 4 * k), len(lexical.records))
+
+        fused: dict[str, float] = {}
+        records: dict[str, ChunkRecord] = {}
+        dense = self.store.query(vector, n, dates.where()) if n else []
+        for rank, (record, _similarity) in enumerate(dense):
+            fused[record.chunk_id] = 1.0 / (RRF_K + rank + 1)
+            records[record.chunk_id] = record
+
+        scores = lexical.scores(analysis.terms)
+        admitted = np.array([dates.admits(r.metadata) for r in lexical.records], dtype=bool)
+        scores = np.where(admitted, scores, 0.0)
+        for rank, i in enumerate(np.argsort(-scores, kind="stable")[:n]):
+            if scores[i] <= 0:
+                break
+            record = lexical.records[int(i)]
+            fused[record.chunk_id] = fused.get(record.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            records.setdefault(record.chunk_id, record)
+
+        best = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        passages = [to_passage(records[cid], fused[cid]) for cid in best]
+        return Retrieval(passages=passages, analysis=analysis, query_vector=vector)

@@ -1,0 +1,204 @@
+"""Chroma access: the one source of truth for chunks, their vectors and their metadata.
+
+The collection's metadata records the embedding model and chunking that built it and a
+`version` that every write changes, so derived state (the BM25 index) knows when it is stale,
+also across processes that share one Chroma server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.errors import ConfigError, IndexMismatchError, StoreError
+
+COLLECTION = "news"
+_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as stored: id, text and flat metadata (doc id, offsets, article metadata)."""
+
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def connect(data_dir: Path, chroma_url: str | None) -> Any:
+    """A Chroma client: a server when `chroma_url` is set, else embedded under `data_dir`."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        parsed = urlparse(chroma_url)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ConfigError(f"RAG_CHROMA_URL must look like http://host:port, got {chroma_url!r}")
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - chromadb raises many types for a dead server
+            raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
+        return client
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".write-test-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"cannot write to the data directory {data_dir} ({exc.strerror})") from None
+    try:
+        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
+    except Exception as exc:  # noqa: BLE001
+        raise StoreError(f"cannot open the index in {data_dir / 'chroma'} ({exc})") from None
+
+
+class ChunkStore:
+    """The chunk collection of one index, with the model check done on open."""
+
+    def __init__(self, client: Any, embed_name: str, chunking: str) -> None:
+        self._client = client
+        self.embed_name = embed_name
+        self.chunking = chunking
+        self._collection: Any = None
+
+    def _get(self, create: bool) -> Any:
+        if self._collection is None:
+            try:
+                if create:
+                    self._collection = self._client.get_or_create_collection(
+                        COLLECTION,
+                        embedding_function=None,
+                        configuration={"hnsw": {"space": "cosine"}},
+                        metadata={"embed_model": self.embed_name, "chunking": self.chunking},
+                    )
+                else:
+                    names = {getattr(c, "name", c) for c in self._client.list_collections()}
+                    if COLLECTION not in names:
+                        return None
+                    self._collection = self._client.get_collection(
+                        COLLECTION, embedding_function=None
+                    )
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(f"cannot open the Chroma collection ({exc})") from None
+        return self._collection
+
+    def metadata(self) -> dict[str, Any]:
+        collection = self._get(create=False)
+        if collection is None:
+            return {}
+        try:
+            # Re-read: another process may have written since this one opened the collection.
+            return dict(self._client.get_collection(COLLECTION, embedding_function=None).metadata or {})
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"cannot read the Chroma collection ({exc})") from None
+
+    def check_model(self) -> None:
+        """Raise `IndexMismatchError` if the index was built by another embedding model."""
+        built_with = self.metadata().get("embed_model")
+        if built_with and built_with != self.embed_name:
+            raise IndexMismatchError(
+                f"the index was built with {built_with} but the settings ask for "
+                f"{self.embed_name}; run `rag ingest --rebuild` to rebuild it"
+            )
+
+    def check_chunking(self) -> None:
+        built_with = self.metadata().get("chunking")
+        if built_with and built_with != self.chunking:
+            raise IndexMismatchError(
+                f"the index was chunked with {built_with} but the settings ask for "
+                f"{self.chunking}; run `rag ingest --rebuild` to rebuild it"
+            )
+
+    def version(self) -> str:
+        return str(self.metadata().get("version", ""))
+
+    def count(self) -> int:
+        collection = self._get(create=False)
+        return 0 if collection is None else int(collection.count())
+
+    def drop(self) -> None:
+        """Delete the whole collection (for `--rebuild`)."""
+        self._collection = None
+        try:
+            self._client.delete_collection(COLLECTION)
+        except Exception:  # noqa: BLE001 - nothing to delete is fine
+            pass
+
+    def add(self, records: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
+        collection = self._get(create=True)
+        for i in range(0, len(records), _PAGE):
+            page = records[i : i + _PAGE]
+            collection.upsert(
+                ids=[r.chunk_id for r in page],
+                documents=[r.text for r in page],
+                metadatas=[r.metadata for r in page],
+                embeddings=vectors[i : i + _PAGE],
+            )
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        collection = self._get(create=True)
+        for i in range(0, len(chunk_ids), _PAGE):
+            collection.delete(ids=list(chunk_ids[i : i + _PAGE]))
+
+    def touch(self) -> str:
+        """Record a new version after a write; returns it."""
+        version = uuid.uuid4().hex
+        collection = self._get(create=True)
+        collection.modify(
+            metadata={"embed_model": self.embed_name, "chunking": self.chunking, "version": version}
+        )
+        return version
+
+    def records(self, include_text: bool = True) -> Iterator[ChunkRecord]:
+        """Every chunk, page by page."""
+        collection = self._get(create=False)
+        if collection is None:
+            return
+        include = ["metadatas", "documents"] if include_text else ["metadatas"]
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            texts = page.get("documents") or [""] * len(ids)
+            for chunk_id, text, meta in zip(ids, texts, page["metadatas"], strict=True):
+                yield ChunkRecord(chunk_id, text or "", dict(meta or {}))
+            offset += len(ids)
+
+    def query(
+        self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[ChunkRecord, float]]:
+        """Nearest chunks with their cosine similarity."""
+        collection = self._get(create=False)
+        if collection is None or n <= 0:
+            return []
+        result = collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=n,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (ChunkRecord(chunk_id, text or "", dict(meta or {})), 1.0 - float(distance))
+            for chunk_id, text, meta, distance in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
+            )
+        ]

@@ -1,0 +1,114 @@
+"""Text primitives shared by chunking, BM25 and the composers: sentences, terms, token counts."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+# Function words only. Deliberately absent: "may" (Theresa May), "will", "can", "us" (the US),
+# and other words that double as names or entities in news text.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just me more most my myself no nor not now of off on once only or other our
+    ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why with would you your yours yourself yourselves
+    tell told say said says saying""".split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?]+[\"”’'»)\]]*(?=\s)")
+_NEXT_START = re.compile(r"\s+[\"“‘'«(\[—–-]*\s*[A-Z0-9\u0400-\u04FF]")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen col lt sgt rep sen gov pres no vs etc inc ltd co corp "
+    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e".split()
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Split text into sentence spans `(start, end)`; line breaks always end a sentence."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        offset, body = line.start(), line.group()
+        start = 0
+        for match in _SENTENCE_END.finditer(body):
+            end = match.end()
+            if not _NEXT_START.match(body, end) or _is_abbreviation(body, match.start()):
+                continue
+            spans.append((offset + start, offset + end))
+            start = end
+        spans.append((offset + start, offset + len(body)))
+    return [trimmed for span in spans if (trimmed := _trim(text, span))]
+
+
+def _is_abbreviation(body: str, dot: int) -> bool:
+    word = re.search(r"([\w.]+)$", body[:dot])
+    if not word:
+        return False
+    token = word.group(1).lower().rstrip(".")
+    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+
+
+def _trim(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
+    start, end = span
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def words(text: str) -> list[str]:
+    """Word tokens in their original case (apostrophes kept inside words)."""
+    return _WORD.findall(text)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Callable[[str], str]:
+    import Stemmer  # PyStemmer (Snowball)
+
+    stem = Stemmer.Stemmer("english").stemWord
+    return lambda word: stem(word)
+
+
+def normalise(word: str) -> str:
+    """Lowercase, drop possessive endings, stem: the form BM25 and overlap scoring compare."""
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    return _stemmer()(word)
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of a text for lexical matching: stop words out, entities such as May kept."""
+    return [normalise(w) for w in words(text) if w.lower() not in STOPWORDS]
+
+
+def _llama_index_tiktoken_cache() -> Path | None:
+    spec = importlib.util.find_spec("llama_index.core")
+    if not spec or not spec.submodule_search_locations:
+        return None
+    cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "tiktoken_cache"
+    return cache if cache.is_dir() else None
+
+
+@lru_cache(maxsize=1)
+def token_counter() -> Callable[[str], int]:
+    """Token counter for chunking: tiktoken cl100k_base from the cache that ships with
+    llama-index-core; never a download. Falls back to a word-based estimate if unavailable."""
+    cache = _llama_index_tiktoken_cache()
+    if cache and "TIKTOKEN_CACHE_DIR" not in os.environ:
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding("cl100k_base")
+        return lambda text: len(encoding.encode(text, disallowed_special=()))
+    except Exception:  # noqa: BLE001 - any failure to load the encoding must not stop a run
+        return lambda text: int(len(words(text)) * 1.3) + 1

@@ -1,0 +1,80 @@
+"""Typed results that cross module boundaries; the CLI, UI, HTTP API and evaluator serialise these."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Passage(BaseModel):
+    """A retrieved chunk of an article with its fused retrieval score."""
+
+    doc_id: str
+    chunk_id: str
+    text: str
+    score: float
+    title: str = ""
+    outlet: str | None = None
+    published: str | None = None
+    start: int = Field(0, description="Offset of the chunk in the cleaned article text.")
+    end: int = 0
+
+
+class Citation(BaseModel):
+    """A numbered citation: the exact span of the cleaned article text that supports a claim."""
+
+    n: int
+    doc_id: str
+    title: str
+    outlet: str | None
+    published: str | None
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+
+
+class Answer(BaseModel):
+    """A composed answer with its evidence; `text` carries `[n]` markers into `citations`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    question: str
+    text: str = Field(serialization_alias="answer", validation_alias="answer")
+    abstained: bool
+    mode: str
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object of the design contract (`answer` key for the text)."""
+        return self.model_dump(by_alias=True)
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    """What one `ingest` did: counts of documents, chunks in the index and chunks embedded."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+
+class DocumentInfo(BaseModel):
+    """One indexed article, as listed by `RagEngine.documents()`."""
+
+    doc_id: str
+    title: str
+    outlet: str | None
+    published: str | None
+    url: str | None
+    chunks: int

@@ -46,7 +46,9 @@ def chunk_text(
         if tokens <= max_tokens:
             units.append((*span, tokens))
         else:
-            units.extend((s, e, count(text[s:e])) for s, e in _split_long(text, span, max_tokens, count))
+            units.extend(
+                (s, e, count(text[s:e])) for s, e in _split_long(text, span, max_tokens, count)
+            )
 
     chunks: list[Chunk] = []
     i = 0

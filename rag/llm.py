@@ -49,7 +49,10 @@ class ChatClient:
 
         try:
             return self._client.chat.completions.create(
-                model=self.model, messages=messages, temperature=0, stream=stream  # type: ignore[arg-type]
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=0,
+                stream=stream,
             )
         except openai.OpenAIError as exc:
             raise self._error(exc) from None

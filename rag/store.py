@@ -58,7 +58,9 @@ def connect(data_dir: Path, chroma_url: str | None) -> Any:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise StoreError(f"cannot write to the data directory {data_dir} ({exc.strerror})") from None
+        raise StoreError(
+            f"cannot write to the data directory {data_dir} ({exc.strerror})"
+        ) from None
     try:
         return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
     except Exception as exc:  # noqa: BLE001
@@ -101,7 +103,9 @@ class ChunkStore:
             return {}
         try:
             # Re-read: another process may have written since this one opened the collection.
-            return dict(self._client.get_collection(COLLECTION, embedding_function=None).metadata or {})
+            return dict(
+                self._client.get_collection(COLLECTION, embedding_function=None).metadata or {}
+            )
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"cannot read the Chroma collection ({exc})") from None
 

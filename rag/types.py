@@ -1,8 +1,8 @@
-"""Typed results that cross module boundaries; the CLI, UI, HTTP API and evaluator serialise these."""
+"""Typed results that cross module boundaries; every front end serialises these."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class Passage(BaseModel):
@@ -39,7 +39,9 @@ class Answer(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     question: str
-    text: str = Field(serialization_alias="answer", validation_alias="answer")
+    text: str = Field(
+        serialization_alias="answer", validation_alias=AliasChoices("answer", "text")
+    )
     abstained: bool
     mode: str
     citations: list[Citation] = Field(default_factory=list)

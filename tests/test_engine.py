@@ -1,0 +1,221 @@
+"""The engine end to end: real model, embedded Chroma, the seeds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag import Answer, IndexMismatchError, InputError, RagEngine, RagError, StoreError
+from rag.embeddings import LocalEmbedder
+from rag.prompts import ABSTAIN_PHRASE
+from rag.store import ChunkStore
+from tests.conftest import HEADLINE, SEEDS, settings
+
+
+def check_quotes(answer: Answer) -> None:
+    """Every marker names a citation and every quote is the exact span of its article."""
+    from rag.corpus import scan
+
+    texts = {a.doc_id: a.text for a in scan([SEEDS]).articles}
+    for citation in answer.citations:
+        assert f"[{citation.n}]" in answer.text
+        assert texts[citation.doc_id][citation.start : citation.end] == citation.quote
+
+
+def test_headline_question_cites_the_remains_real_passage(engine: RagEngine) -> None:
+    passages = engine.retrieve(HEADLINE)
+    assert any(p.doc_id.startswith("002") and "remains real" in p.text for p in passages)
+    answer = engine.ask(HEADLINE)
+    assert not answer.abstained
+    assert answer.mode == "extractive"
+    assert any(c.doc_id.startswith("002") for c in answer.citations)
+    check_quotes(answer)
+    assert set(answer.timings_ms) == {"retrieve", "compose", "total"}
+
+
+def test_the_answer_json_follows_the_contract(engine: RagEngine) -> None:
+    data = engine.ask(HEADLINE).to_dict()
+    assert {"question", "answer", "abstained", "mode", "citations", "passages", "timings_ms"} <= set(
+        data
+    )
+    citation = data["citations"][0]  # type: ignore[index]
+    assert set(citation) == {
+        "n", "doc_id", "title", "outlet", "published", "chunk_id", "quote", "start", "end"
+    }
+    assert {"doc_id", "chunk_id", "text", "score"} <= set(data["passages"][0])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of Peru?", "How do I bake sourdough bread?", "Who won the 2014 World Cup?"],
+)
+def test_unrelated_questions_abstain(engine: RagEngine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.abstained
+    assert answer.text == ABSTAIN_PHRASE
+    assert answer.citations == []
+
+
+def test_misspelt_names_still_find_their_article(engine: RagEngine) -> None:
+    answer = engine.ask("how long did Pompeio's talks with Putin in Sochy last?")
+    assert not answer.abstained
+    assert any(c.doc_id.startswith("004") for c in answer.citations)
+
+
+def test_date_filters_limit_the_publication_window(engine: RagEngine) -> None:
+    passages = engine.retrieve("Putin talks", k=5, after="2019-01-01")
+    assert passages and all(p.published and p.published >= "2019-01-01" for p in passages)
+    passages = engine.retrieve("Putin talks", k=5, before="2016-12-31")
+    assert passages and all(p.published and p.published <= "2016-12-31" for p in passages)
+    with pytest.raises(InputError, match="later than"):
+        engine.retrieve("Putin", after="2020-01-01", before="2019-01-01")
+
+
+def test_streaming_gives_the_same_answer(engine: RagEngine) -> None:
+    stream = engine.stream(HEADLINE)
+    text = "".join(stream)
+    assert stream.answer is not None
+    assert text.strip() == stream.answer.text
+
+
+def test_follow_up_questions_use_the_conversation(engine: RagEngine) -> None:
+    history = [
+        {"role": "user", "content": "What did Pompeo say in Sochi about Venezuela?"},
+        {"role": "assistant", "content": "He called on Russia to end its support for Maduro."},
+        {"role": "user", "content": "and what did Putin say about Mueller?"},
+    ]
+    answer = engine.chat(history)
+    assert answer.question == "and what did Putin say about Mueller?"
+    assert not answer.abstained
+    assert any(c.doc_id.startswith("004") for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n ", "empty"), ("x" * 100_000, "limit is 2,000")],
+)
+def test_bad_questions_are_clear_errors(engine: RagEngine, question: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        engine.ask(question)
+
+
+def test_a_question_in_another_script_answers_or_abstains(engine: RagEngine) -> None:
+    for question in ("Что сказала Мэй о России?", "梅和普京在杭州说了什么？"):
+        answer = engine.ask(question)
+        assert answer.abstained or answer.citations
+
+
+def test_ingesting_twice_embeds_nothing(seeded_copy: Path, embedder: LocalEmbedder) -> None:
+    report = RagEngine(settings(seeded_copy), embedder=embedder).ingest([SEEDS])
+    assert (report.added, report.updated, report.unchanged, report.embedded) == (0, 0, 5, 0)
+    assert report.chunks > 5
+
+
+def test_sync_adds_changes_and_removes(corpus: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+    engine = RagEngine(settings(tmp_path / "idx"), embedder=embedder)
+    first = engine.ingest([corpus])
+    assert first.added == 5 and first.embedded == first.chunks
+
+    changed = next(corpus.glob("003_*.txt"))
+    changed.write_text(changed.read_text() + "\nPompeo later flew to London for talks on Iran.\n")
+    next(corpus.glob("001_*.txt")).unlink()
+    (corpus / "new.md").write_text("# Extra\n\nLavrov visited Hangzhou to meet the press.")
+    report = engine.ingest([corpus])
+    assert (report.added, report.updated, report.unchanged, report.removed) == (1, 1, 3, 1)
+    assert 0 < report.embedded < report.chunks
+
+    docs = {d.doc_id for d in engine.documents()}
+    assert "new" in docs and not any(d.startswith("001") for d in docs)
+    assert engine.ask("Where did Pompeo fly later for talks on Iran?").citations[0].doc_id.startswith("003")
+    # BM25 follows: the removed article's words no longer retrieve it.
+    assert not any(p.doc_id.startswith("001") for p in engine.retrieve("Litvinenko poisoning", k=10))
+
+
+def test_ingesting_a_single_file_keeps_the_rest(seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Lavrov and Pompeo discussed the Arctic Council in Rovaniemi, Finland.")
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    report = engine.ingest([extra])
+    assert (report.added, report.removed, report.embedded) == (1, 0, 1)
+    assert len(engine.documents()) == 6
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    (folder / "empty.txt").write_text("")
+    (folder / "blob.txt").write_bytes(os.urandom(64) + b"\x00")
+    report = RagEngine(settings(tmp_path / "idx"), embedder=embedder).ingest([folder])
+    assert report.added == 5
+    assert sorted(Path(s.path).name for s in report.skipped) == ["blob.txt", "empty.txt"]
+
+
+def test_a_different_embedding_model_is_a_clear_error(seeded_copy: Path, embedder: LocalEmbedder) -> None:
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    store = engine.indexer.store
+    ChunkStore(engine._client, "openai:text-embedding-3-small", store.chunking).touch()
+    with pytest.raises(IndexMismatchError, match=r"openai:text-embedding-3-small.*rag ingest --rebuild"):
+        engine.ask(HEADLINE)
+    with pytest.raises(IndexMismatchError):
+        engine.ingest([SEEDS])
+    report = engine.ingest([SEEDS], rebuild=True)
+    assert report.added == 5
+    assert not engine.ask(HEADLINE).abstained
+
+
+def test_an_interrupted_ingest_is_repaired_by_the_next(corpus: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+    class Flaky:
+        name = embedder.name
+        calls = 0
+
+        def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+            Flaky.calls += 1
+            if Flaky.calls > 1:
+                raise KeyboardInterrupt
+            return embedder.embed(texts)
+
+    data = tmp_path / "idx"
+    RagEngine(settings(data), embedder=embedder).ingest([corpus])
+    for path in corpus.glob("00*.txt"):
+        path.write_text(path.read_text() + "\nA late paragraph about the talks.\n")
+    import rag.index
+
+    batch = rag.index.EMBED_BATCH
+    rag.index.EMBED_BATCH = 4  # several writes, so the interruption lands mid-way
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            RagEngine(settings(data), embedder=Flaky()).ingest([corpus])  # type: ignore[arg-type]
+    finally:
+        rag.index.EMBED_BATCH = batch
+    engine = RagEngine(settings(data), embedder=embedder)
+    report = engine.ingest([corpus])
+    assert report.updated == 5
+    again = engine.ingest([corpus])
+    assert (again.unchanged, again.embedded) == (5, 0)
+    assert report.chunks == again.chunks
+    assert not engine.ask(HEADLINE).abstained
+
+
+def test_an_unwritable_data_dir_is_a_clear_error(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot write to the data directory"):
+        RagEngine(settings(blocker / "data"), embedder=embedder).ingest([SEEDS])
+
+
+def test_an_empty_index_says_so(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    with pytest.raises(RagError, match="index is empty"):
+        RagEngine(settings(tmp_path / "empty"), embedder=embedder).ask(HEADLINE)
+
+
+def test_bad_input_leaves_the_index_answering(seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    before = engine.ask(HEADLINE)
+    for bad in (lambda: engine.ingest([tmp_path / "missing"]), lambda: engine.ask(""), lambda: engine.ask("x" * 100_000)):
+        with pytest.raises(RagError):
+            bad()
+    assert engine.ask(HEADLINE).text == before.text
+    assert len(engine.documents()) == 5

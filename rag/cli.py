@@ -4,8 +4,10 @@ or 1 (runtime); `--json` output is for scripts."""
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -95,25 +97,8 @@ def ingest(
 ) -> None:
     """Sync the index with files and folders: add new, re-embed changed, drop removed."""
     engine = make_engine()
-    if err.is_terminal and not as_json:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("Embedding chunks", total=None)
-            report = engine.ingest(
-                paths,
-                rebuild=rebuild,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-    else:
-        report = engine.ingest(paths, rebuild=rebuild)
+    with _progress("Embedding chunks") as update:
+        report = engine.ingest(paths, rebuild=rebuild, progress=update)
     if as_json:
         print_json(report.model_dump())
         return
@@ -186,6 +171,114 @@ def chat(
             continue
         show_answer(answer)
         history.append({"role": "assistant", "content": answer.text})
+
+
+def _thresholds(args: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Parse `--min-<metric> X` / `--max-<metric> X` pairs left over by the option parser."""
+    from rag.evaluate import METRICS
+
+    minima: dict[str, float] = {}
+    maxima: dict[str, float] = {}
+    pending = list(args)
+    while pending:
+        flag = pending.pop(0)
+        match = re.fullmatch(r"--(min|max)-([a-z0-9-]+)(?:=(.*))?", flag)
+        name = match.group(2).replace("-", "_") if match else ""
+        if not match or name not in METRICS:
+            raise typer.BadParameter(f"unknown option {flag}; metrics: {', '.join(METRICS)}")
+        raw = match.group(3) if match.group(3) is not None else (pending.pop(0) if pending else "")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise typer.BadParameter(f"{flag} needs a number, got {raw!r}") from None
+        (minima if match.group(1) == "min" else maxima)[name] = value
+    return minima, maxima
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@one_line_errors
+def eval(  # noqa: A001 - the command is called `eval`
+    ctx: typer.Context,
+    gold: Annotated[Path, typer.Option("--gold", help="Gold file (JSON lines).")] = Path(
+        "eval/gold.jsonl"
+    ),
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50)] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")] = None,
+    markdown_path: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the metrics table as Markdown.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N items.")
+    ] = None,
+) -> None:
+    """Score the engine on a gold set. `--min-<metric> X` / `--max-<metric> X` exit 1 when missed."""
+    from rag import evaluate
+
+    try:
+        minima, maxima = _thresholds(list(ctx.args))
+    except typer.BadParameter as exc:
+        raise fail(str(exc), 2) from None
+    items = evaluate.load_gold(gold)[:limit]
+    engine = make_engine()
+    with _progress(f"Evaluating {len(items)} items") as update:
+        results = evaluate.run(engine, items, k=k, progress=update)
+    config = {"gold": str(gold), "k": k or engine.settings.top_k, "mode": engine.mode}
+    report = evaluate.report(results, config)
+    _show_eval(report)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if markdown_path:
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(evaluate.markdown_table({"news-rag": report["metrics"]}), "utf-8")
+    misses = evaluate.failed_thresholds(report["metrics"], minima, maxima)
+    for miss in misses:
+        err.print(f"[red]threshold missed:[/red] {miss}")
+    if misses:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal, silence elsewhere; yields an update(done, total)."""
+    if not err.is_terminal:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _show_eval(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    failures = [i for i in report["items"] if not i["correct"]]
+    for item in failures:
+        out.print(f"[red]✗[/red] [bold]{escape(item['id'])}[/bold] {escape(item['question'])}")
+        if item["error"]:
+            out.print(f"    error: {escape(item['error'])}")
+        elif item["answerable"]:
+            out.print(f"    missing: {escape('; '.join(item['missing_facts']) or '(abstained)')}")
+        out.print(f"    answer: {escape(item['answer'][:300])}")
+        out.print(f"    cited: {', '.join(item['cited_docs']) or '-'}")
+    types = list(report["by_type"])
+    table = Table(title=f"rag eval: {report['n']} items ({report['config']['mode']})")
+    table.add_column("metric")
+    table.add_column("all", justify="right")
+    for t in types:
+        table.add_column(t, justify="right")
+    for name, value in report["metrics"].items():
+        table.add_row(name, f"{value:g}", *(f"{report['by_type'][t][name]:g}" for t in types))
+    out.print(table)
 
 
 def main() -> None:

@@ -39,9 +39,7 @@ class Answer(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     question: str
-    text: str = Field(
-        serialization_alias="answer", validation_alias=AliasChoices("answer", "text")
-    )
+    text: str = Field(serialization_alias="answer", validation_alias=AliasChoices("answer", "text"))
     abstained: bool
     mode: str
     citations: list[Citation] = Field(default_factory=list)

@@ -1,0 +1,256 @@
+"""`rag eval`: score the engine against a gold Q&A set (metrics of shared/DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, ValidationError
+
+from rag.errors import InputError, RagError
+from rag.types import Answer
+
+ItemType = Literal["single", "temporal", "multi", "alias", "numeric", "unanswerable"]
+METRICS = (
+    "hit_rate",
+    "mrr",
+    "context_fact_recall",
+    "answer_accuracy",
+    "key_fact_recall",
+    "citation_precision",
+    "cited_answer_rate",
+    "abstention_recall",
+    "false_abstention_rate",
+    "answer_words_median",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
+
+
+class GoldItem(BaseModel):
+    id: str
+    question: str = Field(min_length=1)
+    answer: str = ""
+    key_facts: list[list[str]] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    type: ItemType
+    history: list[dict[str, str]] = Field(default_factory=list)
+
+    @property
+    def answerable(self) -> bool:
+        return self.type != "unanswerable"
+
+
+class ItemResult(BaseModel):
+    """One gold item's outcome; the metrics are means over these."""
+
+    id: str
+    type: str
+    question: str
+    answerable: bool
+    answer: str = ""
+    abstained: bool = False
+    error: str | None = None
+    expected: list[list[str]] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    cited_docs: list[str] = Field(default_factory=list)
+    retrieved_docs: list[str] = Field(default_factory=list)
+    hit: bool = False
+    reciprocal_rank: float = 0.0
+    context_facts: float = 0.0
+    answer_facts: float = 0.0
+    missing_facts: list[str] = Field(default_factory=list)
+    correct: bool = False
+    latency_ms: float = 0.0
+
+
+class Engine(Protocol):
+    def ask(self, question: str, k: int | None = None) -> Answer: ...
+    def chat(self, messages: Sequence[dict[str, str]], k: int | None = None) -> Answer: ...
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read a gold file; any problem is one line naming the file and line number."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"gold file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read gold file {path}: {exc}") from None
+    items: list[GoldItem] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        try:
+            item = GoldItem.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(x) for x in first["loc"]) or "item"
+            raise InputError(f"{path}:{number}: {field}: {first['msg']}") from None
+        if item.id in seen:
+            raise InputError(f"{path}:{number}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise InputError(f"gold file {path} has no items")
+    return items
+
+
+def fact_found(alternates: Sequence[str], text: str) -> bool:
+    """A key fact matches when any alternate is a case-insensitive substring (spaces kept)."""
+    lowered = text.lower()
+    return any(alt.lower() in lowered for alt in alternates if alt)
+
+
+def answer_words(text: str) -> int:
+    return len(re.sub(r"\[\d+\]", " ", text).split())
+
+
+def score_item(
+    item: GoldItem, answer: Answer | None, latency_ms: float, error: str | None = None
+) -> ItemResult:
+    """Compare one answer with its gold item."""
+    result = ItemResult(
+        id=item.id,
+        type=item.type,
+        question=item.question,
+        answerable=item.answerable,
+        expected=item.key_facts,
+        sources=item.sources,
+        latency_ms=round(latency_ms, 1),
+        error=error,
+    )
+    if answer is None:
+        return result
+    result.answer = answer.text
+    result.abstained = answer.abstained
+    result.cited_docs = [c.doc_id for c in answer.citations]
+    result.retrieved_docs = [p.doc_id for p in answer.passages]
+    if not item.answerable:
+        result.correct = answer.abstained
+        return result
+    gold = set(item.sources)
+    ranks = [i for i, doc in enumerate(result.retrieved_docs, start=1) if doc in gold]
+    result.hit = bool(ranks)
+    result.reciprocal_rank = 1.0 / ranks[0] if ranks else 0.0
+    context = "\n".join(p.text for p in answer.passages)
+    facts = item.key_facts or [[]]
+    result.context_facts = sum(fact_found(f, context) for f in facts) / len(facts)
+    text = "" if answer.abstained else answer.text
+    matched = [fact_found(f, text) for f in facts]
+    result.answer_facts = sum(matched) / len(facts)
+    result.missing_facts = [" | ".join(f) for f, ok in zip(facts, matched, strict=True) if not ok]
+    result.correct = not answer.abstained and all(matched)
+    return result
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(statistics.fmean(values), 4) if values else 0.0
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return round(ordered[index], 1)
+
+
+def aggregate(results: Sequence[ItemResult]) -> dict[str, float]:
+    """The metric table of shared/DESIGN.md over a set of item results."""
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    answered = [r for r in results if not r.abstained and r.error is None]
+    cited = [(doc, r) for r in answerable for doc in r.cited_docs]
+    return {
+        "hit_rate": _mean([float(r.hit) for r in answerable]),
+        "mrr": _mean([r.reciprocal_rank for r in answerable]),
+        "context_fact_recall": _mean([r.context_facts for r in answerable]),
+        "answer_accuracy": _mean([float(r.correct) for r in results]),
+        "key_fact_recall": _mean([r.answer_facts for r in answerable]),
+        "citation_precision": _mean([float(doc in r.sources) for doc, r in cited]),
+        "cited_answer_rate": _mean([float(bool(r.cited_docs)) for r in answered]),
+        "abstention_recall": _mean([float(r.abstained) for r in unanswerable]),
+        "false_abstention_rate": _mean([float(r.abstained) for r in answerable]),
+        "answer_words_median": float(statistics.median([answer_words(r.answer) for r in answered]))
+        if answered
+        else 0.0,
+        "latency_p50_ms": _percentile([r.latency_ms for r in results], 0.5),
+        "latency_p95_ms": _percentile([r.latency_ms for r in results], 0.95),
+    }
+
+
+def run(
+    engine: Engine,
+    items: Sequence[GoldItem],
+    k: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ItemResult]:
+    """Answer every item through the public API (history items through `chat`)."""
+    results = []
+    for i, item in enumerate(items):
+        started = time.perf_counter()
+        answer, error = None, None
+        try:
+            if item.history:
+                messages = [*item.history, {"role": "user", "content": item.question}]
+                answer = engine.chat(messages, k=k)
+            else:
+                answer = engine.ask(item.question, k=k)
+        except RagError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one failing item must not stop the run
+            error = f"{type(exc).__name__}: {exc}"
+        latency = (time.perf_counter() - started) * 1000
+        results.append(score_item(item, answer, latency, error))
+        if progress:
+            progress(i + 1, len(items))
+    return results
+
+
+def report(results: Sequence[ItemResult], config: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report: overall metrics, metrics by type, and every item."""
+    types = sorted({r.type for r in results})
+    return {
+        "n": len(results),
+        "config": config,
+        "metrics": aggregate(results),
+        "by_type": {t: aggregate([r for r in results if r.type == t]) for t in types},
+        "items": [r.model_dump() for r in results],
+    }
+
+
+def failed_thresholds(
+    metrics: dict[str, float], minima: dict[str, float], maxima: dict[str, float]
+) -> list[str]:
+    """Human-readable misses of `--min-<metric>` and `--max-<metric>` thresholds."""
+    misses = [
+        f"{name} = {metrics[name]:g} is below the minimum {limit:g}"
+        for name, limit in minima.items()
+        if metrics[name] < limit
+    ]
+    misses += [
+        f"{name} = {metrics[name]:g} is above the maximum {limit:g}"
+        for name, limit in maxima.items()
+        if metrics[name] > limit
+    ]
+    return misses
+
+
+def markdown_table(columns: dict[str, dict[str, float]]) -> str:
+    """Metrics as a Markdown table, one column per system."""
+    names = list(columns)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for metric in METRICS:
+        lines.append(f"| {metric} | " + " | ".join(f"{columns[n][metric]:g}" for n in names) + " |")
+    return "\n".join(lines) + "\n"

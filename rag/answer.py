@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer_types import expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
 from rag.llm import ChatClient
@@ -42,17 +43,24 @@ class Sentence:
     text: str
 
 
-def passage_sentences(passages: list[Passage]) -> list[Sentence]:
-    """Every distinct sentence of the passages (overlapping chunks repeat sentences)."""
+def passage_sentences(passages: list[Passage], skip_titles: bool = False) -> list[Sentence]:
+    """Every distinct sentence of the passages (overlapping chunks repeat sentences);
+    with `skip_titles`, headlines are left out: they restate the topic, they don't answer."""
     seen: set[tuple[str, int]] = set()
     found = []
     for i, passage in enumerate(passages):
         for start, end in sentence_spans(passage.text):
             key = (passage.doc_id, passage.start + start)
+            if skip_titles and _same_words(passage.text[start:end], passage.title):
+                continue
             if key not in seen:
                 seen.add(key)
                 found.append(Sentence(i, start, end, passage.text[start:end]))
     return found
+
+
+def _same_words(a: str, b: str) -> bool:
+    return [w.lower() for w in words(a)] == [w.lower() for w in words(b)]
 
 
 def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:
@@ -91,8 +99,10 @@ class ExtractiveComposer:
         max_sentences: int = 3,
         max_words: int = 60,
         min_score: float = 0.35,
-        keep_ratio: float = 0.8,
+        keep_ratio: float = 0.85,
         semantic_weight: float = 0.55,
+        type_bonus: float = 0.15,
+        type_window: int = 4,
     ) -> None:
         self.embedder = embedder
         self.max_sentences = max_sentences
@@ -100,20 +110,30 @@ class ExtractiveComposer:
         self.min_score = min_score
         self.keep_ratio = keep_ratio
         self.semantic_weight = semantic_weight
+        self.type_bonus = type_bonus
+        self.type_window = type_window
 
     def score(
         self, retrieval: Retrieval, lexical: LexicalIndex
     ) -> list[tuple[float, Sentence, np.ndarray]]:
         """Sentences of the retrieved passages with relevance and embedding, best first."""
-        sentences = [s for s in passage_sentences(retrieval.passages) if len(words(s.text)) >= 4]
+        sentences = [
+            s
+            for s in passage_sentences(retrieval.passages, skip_titles=True)
+            if len(words(s.text)) >= 4
+        ]
         if not sentences:
             return []
+        question = retrieval.analysis.question
+        wanted = expected_type(question)
         vectors = self.embedder.embed([s.text for s in sentences])
         semantic = vectors @ retrieval.query_vector
         scored = []
         for sentence, vector, similarity in zip(sentences, vectors, semantic, strict=True):
             coverage = lexical_coverage(retrieval.analysis.terms, sentence.text, lexical)
             value = self.semantic_weight * float(similarity) + (1 - self.semantic_weight) * coverage
+            if wanted and has_type(sentence.text, wanted, question):
+                value += self.type_bonus
             scored.append((value, sentence, vector))
         scored.sort(key=lambda item: -item[0])
         return scored
@@ -124,6 +144,12 @@ class ExtractiveComposer:
         scored = self.score(retrieval, lexical)
         if not scored or scored[0][0] < self.min_score:
             return ABSTENTION
+        question = retrieval.analysis.question
+        wanted = expected_type(question)
+        if wanted and not any(
+            has_type(s.text, wanted, question) for _, s, _ in scored[: self.type_window]
+        ):
+            return ABSTENTION  # the evidence has no duration/date/name of the kind asked for
         best = scored[0][0]
         chosen: list[Sentence] = []
         chosen_vectors: list[np.ndarray] = []

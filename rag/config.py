@@ -57,10 +57,10 @@ class Settings(BaseSettings):
         5, ge=1, le=50, validation_alias="RAG_TOP_K", description="Passages given to the composer."
     )
     chunk_tokens: int = Field(
-        160, ge=32, le=1024, validation_alias="RAG_CHUNK_TOKENS", description="Tokens per chunk."
+        200, ge=32, le=1024, validation_alias="RAG_CHUNK_TOKENS", description="Tokens per chunk."
     )
     chunk_overlap: int = Field(
-        40,
+        50,
         ge=0,
         le=512,
         validation_alias="RAG_CHUNK_OVERLAP",

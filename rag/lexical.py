@@ -115,7 +115,7 @@ class LexicalIndex:
             return lower
         if len(lower) < 4:
             return None
-        match = difflib.get_close_matches(lower, self._by_initial.get(lower[0], []), 1, 0.8)
+        match = difflib.get_close_matches(lower, self._by_initial.get(lower[0], []), 1, 0.75)
         return match[0] if match else None
 
     def knows(self, term: str) -> bool:

@@ -71,7 +71,8 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
     ),
     AnswerType.DATE: re.compile(
         rf"\b{_MONTHS}\b\.?\s*\d|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\b|\b{_WEEKDAYS}\b"
-        rf"|\b(?:1[89]|20)\d\d\b|\b(?:last|next|this) (?:week|month|year|summer|winter|spring|autumn)\b"
+        rf"|\b(?:1[89]|20)\d\d\b"
+        rf"|\b(?:last|next|this) (?:week|month|year|summer|winter|spring|autumn)\b"
         rf"|\b(?:yesterday|today|tomorrow)\b|\bin (?:{_MONTHS})\b",
         re.I,
     ),

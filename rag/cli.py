@@ -23,8 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Question answering over news articles with verified citations.",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: long answers and error lines stay whole lines (one-line errors stay one line).
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -211,7 +212,7 @@ def eval(  # noqa: A001 - the command is called `eval`
         int | None, typer.Option("--limit", min=1, help="Only the first N items.")
     ] = None,
 ) -> None:
-    """Score the engine on a gold set. `--min-<metric> X` / `--max-<metric> X` exit 1 when missed."""
+    """Score the engine on a gold set; `--min-<metric> X` / `--max-<metric> X` gate the run."""
     from rag import evaluate
 
     try:
@@ -278,7 +279,7 @@ def _show_eval(report: dict[str, Any]) -> None:
         table.add_column(t, justify="right")
     for name, value in report["metrics"].items():
         table.add_row(name, f"{value:g}", *(f"{report['by_type'][t][name]:g}" for t in types))
-    out.print(table)
+    Console(highlight=False, width=max(out.width, 150)).print(table)
 
 
 def main() -> None:

@@ -16,10 +16,11 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
 EMBEDDING_DIM: int = 64
 FAKE_MODEL: str = "fake-model"
@@ -84,14 +85,14 @@ class _Script:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     # -- plumbing -----------------------------------------------------------
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return
 
     @property
-    def fake(self) -> "FakeOpenAIServer":
+    def fake(self) -> FakeOpenAIServer:
         return self.server.fake
 
     def _read_body(self) -> bytes:
@@ -253,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             events.append(final)
         try:
             for event in events:
-                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode("utf-8"))
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                 self.wfile.flush()
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
@@ -288,7 +289,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, fake: "FakeOpenAIServer") -> None:
+    def __init__(self, fake: FakeOpenAIServer) -> None:
         self.fake = fake
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -313,7 +314,7 @@ class FakeOpenAIServer:
         self.base_url: str = ""
 
     # -- lifecycle ----------------------------------------------------------
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         if self._httpd is not None:
             return self
         httpd = _Server(self)
@@ -340,7 +341,7 @@ class FakeOpenAIServer:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(

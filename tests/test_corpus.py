@@ -70,7 +70,8 @@ def test_html_goes_through_an_article_extractor(tmp_path: Path) -> None:
 def test_markdown_front_matter_gives_metadata(tmp_path: Path) -> None:
     path = tmp_path / "note.md"
     path.write_text(
-        "---\ntitle: Talks in Sochi\npublished: 2019-05-14\n---\n# Heading\n\nPompeo met Putin in Sochi."
+        "---\ntitle: Talks in Sochi\npublished: 2019-05-14\n---\n"
+        "# Heading\n\nPompeo met Putin in Sochi."
     )
     article = read_article(path)
     assert (article.title, article.published) == ("Talks in Sochi", "2019-05-14")

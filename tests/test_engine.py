@@ -38,19 +38,37 @@ def test_headline_question_cites_the_remains_real_passage(engine: RagEngine) -> 
 
 def test_the_answer_json_follows_the_contract(engine: RagEngine) -> None:
     data = engine.ask(HEADLINE).to_dict()
-    assert {"question", "answer", "abstained", "mode", "citations", "passages", "timings_ms"} <= set(
-        data
-    )
+    assert {
+        "question",
+        "answer",
+        "abstained",
+        "mode",
+        "citations",
+        "passages",
+        "timings_ms",
+    } <= set(data)
     citation = data["citations"][0]  # type: ignore[index]
     assert set(citation) == {
-        "n", "doc_id", "title", "outlet", "published", "chunk_id", "quote", "start", "end"
+        "n",
+        "doc_id",
+        "title",
+        "outlet",
+        "published",
+        "chunk_id",
+        "quote",
+        "start",
+        "end",
     }
     assert {"doc_id", "chunk_id", "text", "score"} <= set(data["passages"][0])  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of Peru?", "How do I bake sourdough bread?", "Who won the 2014 World Cup?"],
+    [
+        "What is the capital of Peru?",
+        "How do I bake sourdough bread?",
+        "Who won the 2014 World Cup?",
+    ],
 )
 def test_unrelated_questions_abstain(engine: RagEngine, question: str) -> None:
     answer = engine.ask(question)
@@ -60,7 +78,9 @@ def test_unrelated_questions_abstain(engine: RagEngine, question: str) -> None:
 
 
 def test_misspelt_names_still_find_their_article(engine: RagEngine) -> None:
-    answer = engine.ask("how long did Pompeio's talks with Putin in Sochy last?")
+    question = "What did Pompeio hope for North Korea when he was in Sochy?"
+    assert any(p.doc_id.startswith("004") for p in engine.retrieve(question, k=3))
+    answer = engine.ask(question)
     assert not answer.abstained
     assert any(c.doc_id.startswith("004") for c in answer.citations)
 
@@ -114,7 +134,9 @@ def test_ingesting_twice_embeds_nothing(seeded_copy: Path, embedder: LocalEmbedd
     assert report.chunks > 5
 
 
-def test_sync_adds_changes_and_removes(corpus: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+def test_sync_adds_changes_and_removes(
+    corpus: Path, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
     engine = RagEngine(settings(tmp_path / "idx"), embedder=embedder)
     first = engine.ingest([corpus])
     assert first.added == 5 and first.embedded == first.chunks
@@ -129,12 +151,20 @@ def test_sync_adds_changes_and_removes(corpus: Path, tmp_path: Path, embedder: L
 
     docs = {d.doc_id for d in engine.documents()}
     assert "new" in docs and not any(d.startswith("001") for d in docs)
-    assert engine.ask("Where did Pompeo fly later for talks on Iran?").citations[0].doc_id.startswith("003")
+    assert (
+        engine.ask("Where did Pompeo fly later for talks on Iran?")
+        .citations[0]
+        .doc_id.startswith("003")
+    )
     # BM25 follows: the removed article's words no longer retrieve it.
-    assert not any(p.doc_id.startswith("001") for p in engine.retrieve("Litvinenko poisoning", k=10))
+    assert not any(
+        p.doc_id.startswith("001") for p in engine.retrieve("Litvinenko poisoning", k=10)
+    )
 
 
-def test_ingesting_a_single_file_keeps_the_rest(seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+def test_ingesting_a_single_file_keeps_the_rest(
+    seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
     extra = tmp_path / "extra.txt"
     extra.write_text("Lavrov and Pompeo discussed the Arctic Council in Rovaniemi, Finland.")
     engine = RagEngine(settings(seeded_copy), embedder=embedder)
@@ -143,7 +173,9 @@ def test_ingesting_a_single_file_keeps_the_rest(seeded_copy: Path, tmp_path: Pat
     assert len(engine.documents()) == 6
 
 
-def test_bad_files_are_reported_and_the_rest_ingested(tmp_path: Path, embedder: LocalEmbedder) -> None:
+def test_bad_files_are_reported_and_the_rest_ingested(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
     folder = tmp_path / "in"
     shutil.copytree(SEEDS, folder)
     (folder / "empty.txt").write_text("")
@@ -153,11 +185,15 @@ def test_bad_files_are_reported_and_the_rest_ingested(tmp_path: Path, embedder: 
     assert sorted(Path(s.path).name for s in report.skipped) == ["blob.txt", "empty.txt"]
 
 
-def test_a_different_embedding_model_is_a_clear_error(seeded_copy: Path, embedder: LocalEmbedder) -> None:
+def test_a_different_embedding_model_is_a_clear_error(
+    seeded_copy: Path, embedder: LocalEmbedder
+) -> None:
     engine = RagEngine(settings(seeded_copy), embedder=embedder)
     store = engine.indexer.store
     ChunkStore(engine._client, "openai:text-embedding-3-small", store.chunking).touch()
-    with pytest.raises(IndexMismatchError, match=r"openai:text-embedding-3-small.*rag ingest --rebuild"):
+    with pytest.raises(
+        IndexMismatchError, match=r"openai:text-embedding-3-small.*rag ingest --rebuild"
+    ):
         engine.ask(HEADLINE)
     with pytest.raises(IndexMismatchError):
         engine.ingest([SEEDS])
@@ -166,7 +202,9 @@ def test_a_different_embedding_model_is_a_clear_error(seeded_copy: Path, embedde
     assert not engine.ask(HEADLINE).abstained
 
 
-def test_an_interrupted_ingest_is_repaired_by_the_next(corpus: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+def test_an_interrupted_ingest_is_repaired_by_the_next(
+    corpus: Path, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
     class Flaky:
         name = embedder.name
         calls = 0
@@ -192,10 +230,16 @@ def test_an_interrupted_ingest_is_repaired_by_the_next(corpus: Path, tmp_path: P
         rag.index.EMBED_BATCH = batch
     engine = RagEngine(settings(data), embedder=embedder)
     report = engine.ingest([corpus])
-    assert report.updated == 5
+    assert report.updated + report.unchanged == 5 and report.updated >= 1
     again = engine.ingest([corpus])
     assert (again.unchanged, again.embedded) == (5, 0)
-    assert report.chunks == again.chunks
+    # No stale chunk survives: each article's chunks are one complete, current set.
+    by_doc: dict[str, list[dict]] = {}
+    for record in engine.indexer.store.records(include_text=False):
+        by_doc.setdefault(record.metadata["doc_id"], []).append(record.metadata)
+    for metas in by_doc.values():
+        assert len({m["doc_sha"] for m in metas}) == 1
+        assert len(metas) == metas[0]["doc_chunks"]
     assert not engine.ask(HEADLINE).abstained
 
 
@@ -211,10 +255,16 @@ def test_an_empty_index_says_so(tmp_path: Path, embedder: LocalEmbedder) -> None
         RagEngine(settings(tmp_path / "empty"), embedder=embedder).ask(HEADLINE)
 
 
-def test_bad_input_leaves_the_index_answering(seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder) -> None:
+def test_bad_input_leaves_the_index_answering(
+    seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
     engine = RagEngine(settings(seeded_copy), embedder=embedder)
     before = engine.ask(HEADLINE)
-    for bad in (lambda: engine.ingest([tmp_path / "missing"]), lambda: engine.ask(""), lambda: engine.ask("x" * 100_000)):
+    for bad in (
+        lambda: engine.ingest([tmp_path / "missing"]),
+        lambda: engine.ask(""),
+        lambda: engine.ask("x" * 100_000),
+    ):
         with pytest.raises(RagError):
             bad()
     assert engine.ask(HEADLINE).text == before.text

@@ -3,7 +3,10 @@ from rag.text import sentence_spans, terms, token_counter
 
 
 def test_sentences_split_on_punctuation_and_lines_but_not_abbreviations() -> None:
-    text = "Mr. Putin met Mrs. May. They talked!\nA new line without a stop\n“Quoted,” he said. U.S. aid"
+    text = (
+        "Mr. Putin met Mrs. May. They talked!\nA new line without a stop\n"
+        "“Quoted,” he said. U.S. aid"
+    )
     found = [text[s:e] for s, e in sentence_spans(text)]
     assert found == [
         "Mr. Putin met Mrs. May.",

@@ -1,0 +1,112 @@
+"""The `rag` command as a user runs it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HEADLINE, SEEDS
+
+RAG = str(Path(sys.executable).parent / "rag")
+
+
+def run(
+    *args: str, data: Path, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = (
+        {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+        | {"RAG_DATA_DIR": str(data), "RAG_CORPUS_DIR": str(SEEDS), "HF_HUB_OFFLINE": "1"}
+        | env
+    )
+    return subprocess.run(
+        [RAG, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli-data")
+    first = run("ingest", "--json", data=folder)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert set(report) == {
+        "added",
+        "updated",
+        "unchanged",
+        "removed",
+        "skipped",
+        "chunks",
+        "embedded",
+        "seconds",
+    }
+    assert report["added"] == 5 and report["embedded"] == report["chunks"] > 0
+    return folder
+
+
+def test_a_second_ingest_embeds_nothing(data: Path) -> None:
+    result = run("ingest", "--json", data=data)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["embedded"] == 0
+
+
+def test_ask_json_answers_the_headline_with_citations(data: Path) -> None:
+    result = run("ask", HEADLINE, "--json", data=data)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"] and answer["mode"] == "extractive"
+    assert any(c["doc_id"].startswith("002") for c in answer["citations"])
+    assert "[1]" in answer["answer"]
+
+
+def test_ask_prints_the_answer_and_numbered_sources(data: Path) -> None:
+    result = run("ask", HEADLINE, "--k", "3", data=data)
+    assert result.returncode == 0
+    assert "Sources" in result.stdout and "[1]" in result.stdout
+
+
+def test_chat_answers_follow_ups_until_end_of_input(data: Path) -> None:
+    result = run(
+        "chat", data=data, stdin="What did Pompeo say about Venezuela?\nand what about Iran?\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Sources") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (("ask", ""), {}, 2, "the question is empty"),
+        (("ask", "x" * 100_000), {}, 2, "limit is 2,000"),
+        (("ask", "hi", "--after", "July"), {}, 2, "must be a date"),
+        (("ingest", "/no/such/folder"), {}, 2, "no such file or folder: /no/such/folder"),
+        (("ask", "hi"), {"RAG_LLM": "openai"}, 2, "OPENAI_API_KEY"),
+        (("ask", "hi"), {"RAG_TOP_K": "0"}, 2, "RAG_TOP_K"),
+        (
+            ("ask", "hi"),
+            {"RAG_CHROMA_URL": "http://127.0.0.1:9"},
+            1,
+            "cannot reach the Chroma server at http://127.0.0.1:9",
+        ),
+        (("eval", "--gold", "/no/gold.jsonl"), {}, 2, "gold file not found"),
+        (("eval", "--min-nonsense", "1"), {}, 2, "unknown option --min-nonsense"),
+    ],
+)
+def test_bad_input_is_one_line_and_an_exit_code(
+    data: Path, args: tuple[str, ...], env: dict[str, str], code: int, message: str
+) -> None:
+    result = run(*args, data=data, **env)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_empty_index_says_to_ingest(tmp_path: Path) -> None:
+    result = run("ask", HEADLINE, data=tmp_path / "nothing")
+    assert result.returncode == 1
+    assert "run `rag ingest` first" in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     )
     api_key: SecretStr | None = Field(
         None,
-        validation_alias=AliasChoices("RAG_API_KEY"),
+        validation_alias="RAG_API_KEY",
         description="Bearer token the HTTP API requires for write endpoints.",
     )
 

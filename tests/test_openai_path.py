@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from rag import ConfigError, LLMError, RagEngine
+from rag import ConfigError, IndexMismatchError, LLMError, RagEngine
 from rag.answer import check_citations
 from rag.embeddings import LocalEmbedder
 from rag.prompts import ABSTAIN_PHRASE
 from rag.types import Passage
-from tests.conftest import HEADLINE, settings
+from tests.conftest import HEADLINE, SEEDS, settings
 from tests.fake_openai import FakeOpenAIServer
 
 
@@ -201,3 +201,29 @@ def test_check_citations_renumbers_by_first_use_and_quotes_the_supporting_senten
         (2, "b", "Birds sing at dawn.", 0),
         (3, "a", "Cats purr.", 100),
     ]
+
+
+def test_openai_embeddings_build_an_index_that_other_models_refuse(
+    server: FakeOpenAIServer, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    server.reset()
+    data = tmp_path / "openai-index"
+    engine = RagEngine(
+        settings(
+            data,
+            RAG_EMBED="openai",
+            RAG_EMBED_MODEL="fake-embed",
+            OPENAI_API_KEY=server.api_key,
+            OPENAI_BASE_URL=server.base_url,
+            RAG_LLM_RETRIES=0,
+        )
+    )
+    report = engine.ingest([SEEDS])
+    assert report.added == 5 and report.embedded == report.chunks
+    assert {r["_path"] for r in server.requests} == {"/v1/embeddings"}
+    assert all(r["model"] == "fake-embed" for r in server.requests)
+    assert engine.retrieve("Kinzhal hypersonic missile", k=1)[0].doc_id.startswith("003")
+
+    local = RagEngine(settings(data), embedder=embedder)
+    with pytest.raises(IndexMismatchError, match="openai:fake-embed.*local:all-MiniLM-L6-v2"):
+        local.ask(HEADLINE)

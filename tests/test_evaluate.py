@@ -1,0 +1,120 @@
+"""Metric math of `rag eval` on tiny hand-made cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import InputError
+from rag.evaluate import GoldItem, aggregate, fact_found, failed_thresholds, load_gold, score_item
+from rag.types import Answer, Citation, Passage
+
+
+def answer(text: str, docs: list[str], cited: list[str], abstained: bool = False) -> Answer:
+    return Answer(
+        question="q",
+        text=text,
+        abstained=abstained,
+        mode="extractive",
+        passages=[
+            Passage(doc_id=d, chunk_id=f"{d}#{i}", text=f"text of {d}", score=1.0)
+            for i, d in enumerate(docs)
+        ],
+        citations=[
+            Citation(
+                n=i,
+                doc_id=d,
+                title="t",
+                outlet=None,
+                published=None,
+                chunk_id="c",
+                quote="x",
+                start=0,
+                end=1,
+            )
+            for i, d in enumerate(cited, 1)
+        ],
+    )
+
+
+def item(
+    kind: str = "single", facts: list[list[str]] | None = None, sources: list[str] | None = None
+) -> GoldItem:
+    return GoldItem(id="i", question="q", type=kind, key_facts=facts or [], sources=sources or [])  # type: ignore[arg-type]
+
+
+def test_a_hit_at_rank_three_gives_mrr_one_third() -> None:
+    result = score_item(
+        item(facts=[["x"]], sources=["g"]), answer("x [1]", ["a", "b", "g"], ["g"]), 1.0
+    )
+    assert result.hit and result.reciprocal_rank == pytest.approx(1 / 3)
+    assert aggregate([result])["mrr"] == pytest.approx(0.3333, abs=1e-4)
+
+
+def test_an_abstention_on_an_unanswerable_item_is_correct() -> None:
+    result = score_item(
+        item("unanswerable"), answer("The articles don't say.", ["a"], [], True), 1.0
+    )
+    metrics = aggregate([result])
+    assert result.correct
+    assert metrics["answer_accuracy"] == 1.0 and metrics["abstention_recall"] == 1.0
+
+
+def test_a_leading_space_alternate_does_not_match_inside_a_number() -> None:
+    assert not fact_found([" 4 sep"], "on 14 September")
+    assert fact_found([" 4 sep"], "on 4 September")
+    assert fact_found(["HANGZHOU"], "in Hangzhou")
+
+
+def test_answer_metrics_need_every_key_fact_and_count_citation_precision() -> None:
+    gold = item(facts=[["real"], ["North Korea"]], sources=["g"])
+    partial = score_item(gold, answer("the threat is real [1] [2]", ["g"], ["g", "other"]), 1.0)
+    assert not partial.correct and partial.answer_facts == 0.5
+    metrics = aggregate([partial])
+    assert metrics["key_fact_recall"] == 0.5
+    assert metrics["citation_precision"] == 0.5
+    assert metrics["cited_answer_rate"] == 1.0
+
+
+def test_a_false_abstention_counts_and_words_exclude_markers() -> None:
+    abstained = score_item(item(facts=[["x"]], sources=["g"]), answer("", ["g"], [], True), 1.0)
+    answered = score_item(
+        item(facts=[["x"]], sources=["g"]), answer("x is four words [1]", ["g"], ["g"]), 3.0
+    )
+    metrics = aggregate([abstained, answered])
+    assert metrics["false_abstention_rate"] == 0.5
+    assert metrics["answer_words_median"] == 4
+    assert failed_thresholds(metrics, {"answer_accuracy": 0.9}, {"false_abstention_rate": 0.1}) == [
+        "answer_accuracy = 0.5 is below the minimum 0.9",
+        "false_abstention_rate = 0.5 is above the maximum 0.1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json\n", "gold.jsonl:1: not JSON"),
+        ('{"id": "a", "type": "single"}\n', "gold.jsonl:1: question: Field required"),
+        ('{"id": "a", "question": "q", "type": "bogus"}\n', "gold.jsonl:1: type:"),
+        ("\n", "has no items"),
+    ],
+)
+def test_bad_gold_files_name_the_file_and_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "gold.jsonl"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        load_gold(path)
+
+
+def test_the_shipped_gold_set_loads() -> None:
+    items = load_gold(Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl")
+    assert len(items) >= 40
+    assert {i.type for i in items} == {
+        "single",
+        "temporal",
+        "multi",
+        "alias",
+        "numeric",
+        "unanswerable",
+    }

@@ -152,7 +152,9 @@ class Indexer:
             for article in scan.articles:
                 old = existing.get(article.doc_id, [])
                 current = [r for r in old if r.metadata.get("doc_sha") == article.sha256]
-                stale_ids.extend(r.chunk_id for r in old if r not in current)
+                stale_ids.extend(
+                    r.chunk_id for r in old if r.metadata.get("doc_sha") != article.sha256
+                )
                 if current and len(current) == current[0].metadata.get("doc_chunks"):
                     report.unchanged += 1
                     continue

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rag.store import ChunkRecord
-from rag.text import STOPWORDS, normalise, terms, words
+from rag.text import STOPWORDS, terms, words
 
 _STATE = "chunks.json"
 
@@ -117,6 +117,3 @@ class LexicalIndex:
             return None
         match = difflib.get_close_matches(lower, self._by_initial.get(lower[0], []), 1, 0.75)
         return match[0] if match else None
-
-    def knows(self, term: str) -> bool:
-        return self._document_frequency.get(normalise(term), 0) > 0

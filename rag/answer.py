@@ -1,6 +1,6 @@
 """Composers: turn retrieved passages into a short answer whose claims carry checked citations.
 
-- `ExtractiveComposer` (offline): picks the few sentences that best answer the question.
+- `ExtractiveComposer` (offline, in `rag.extractive`): picks the sentences that answer.
 - `LLMComposer`: asks an OpenAI-compatible model, then checks every `[n]` marker.
 Both return a `Composition`; both abstain with `prompts.ABSTAIN_PHRASE`.
 """
@@ -11,11 +11,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from rag.answer_types import expected_type, has_type
-from rag.embeddings import Embedder
-from rag.lexical import LexicalIndex
 from rag.llm import ChatClient
 from rag.prompts import ABSTAIN_PHRASE, SYSTEM_PROMPT, user_prompt
 from rag.retrieve import Retrieval
@@ -75,101 +70,6 @@ def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:
         start=passage.start + sentence.start,
         end=passage.start + sentence.end,
     )
-
-
-def lexical_coverage(question_terms: list[str], text: str, lexical: LexicalIndex) -> float:
-    """Share of the question's term weight (IDF) that the text contains."""
-    wanted = set(question_terms)
-    if not wanted:
-        return 0.0
-    present = wanted & set(terms(text))
-    total = sum(lexical.idf(t) for t in wanted)
-    return sum(lexical.idf(t) for t in present) / total if total else 0.0
-
-
-class ExtractiveComposer:
-    """Offline composer: semantic + lexical sentence scoring, near-duplicates dropped."""
-
-    mode = "extractive"
-
-    def __init__(
-        self,
-        embedder: Embedder,
-        *,
-        max_sentences: int = 3,
-        max_words: int = 60,
-        min_score: float = 0.35,
-        keep_ratio: float = 0.85,
-        semantic_weight: float = 0.55,
-        type_bonus: float = 0.15,
-        type_window: int = 4,
-    ) -> None:
-        self.embedder = embedder
-        self.max_sentences = max_sentences
-        self.max_words = max_words
-        self.min_score = min_score
-        self.keep_ratio = keep_ratio
-        self.semantic_weight = semantic_weight
-        self.type_bonus = type_bonus
-        self.type_window = type_window
-
-    def score(
-        self, retrieval: Retrieval, lexical: LexicalIndex
-    ) -> list[tuple[float, Sentence, np.ndarray]]:
-        """Sentences of the retrieved passages with relevance and embedding, best first."""
-        sentences = [
-            s
-            for s in passage_sentences(retrieval.passages, skip_titles=True)
-            if len(words(s.text)) >= 4
-        ]
-        if not sentences:
-            return []
-        question = retrieval.analysis.question
-        wanted = expected_type(question)
-        vectors = self.embedder.embed([s.text for s in sentences])
-        semantic = vectors @ retrieval.query_vector
-        scored = []
-        for sentence, vector, similarity in zip(sentences, vectors, semantic, strict=True):
-            coverage = lexical_coverage(retrieval.analysis.terms, sentence.text, lexical)
-            value = self.semantic_weight * float(similarity) + (1 - self.semantic_weight) * coverage
-            if wanted and has_type(sentence.text, wanted, question):
-                value += self.type_bonus
-            scored.append((value, sentence, vector))
-        scored.sort(key=lambda item: -item[0])
-        return scored
-
-    def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
-        if retrieval.analysis.unknown_entities or not retrieval.passages:
-            return ABSTENTION
-        scored = self.score(retrieval, lexical)
-        if not scored or scored[0][0] < self.min_score:
-            return ABSTENTION
-        question = retrieval.analysis.question
-        wanted = expected_type(question)
-        if wanted and not any(
-            has_type(s.text, wanted, question) for _, s, _ in scored[: self.type_window]
-        ):
-            return ABSTENTION  # the evidence has no duration/date/name of the kind asked for
-        best = scored[0][0]
-        chosen: list[Sentence] = []
-        chosen_vectors: list[np.ndarray] = []
-        used_words = 0
-        for value, sentence, vector in scored:
-            if len(chosen) == self.max_sentences or value < best * self.keep_ratio:
-                break
-            n_words = len(words(sentence.text))
-            if chosen and used_words + n_words > self.max_words:
-                continue
-            if any(float(vector @ other) > 0.9 for other in chosen_vectors):
-                continue
-            chosen.append(sentence)
-            chosen_vectors.append(vector)
-            used_words += n_words
-        citations = [
-            make_citation(n, retrieval.passages[s.passage], s) for n, s in enumerate(chosen, 1)
-        ]
-        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        return Composition(text=text, citations=citations)
 
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

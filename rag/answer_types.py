@@ -1,4 +1,4 @@
-"""Expected answer types: "how long" wants a duration, "when" a date, "who" a name.
+"""Expected answer types: "how long" wants a duration, "when" a date, "who" a person.
 
 A sentence that contains the kind of thing the question asks for is a better answer than one
 that merely repeats the question's words; when no evidence has it, the honest answer is none.
@@ -21,13 +21,41 @@ _MONTHS = (
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
 _WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+# Nouns whose value is a quantity: "what is the range of ..." wants a number.
+_QUANTITIES = (
+    r"(?:range|speed|distance|length|height|depth|weight|size|cost|price|population|budget|"
+    r"toll|age|value|capacity|amount|total|number|percentage|share|rate|salary|income|score)"
+)
+# Role nouns that name a person: "which expert", "which minister".
+_PERSON_ROLES = (
+    r"(?:expert|official|spokesman|spokeswoman|spokesperson|person|minister|leader|president|"
+    r"analyst|aide|diplomat|envoy|ambassador|secretary|politician|journalist|reporter|adviser|"
+    r"advisor|general|commander|judge|lawyer|investigator|prosecutor|chancellor|premier|mayor)"
+)
+_THING_NOUNS = (
+    r"(?:newspaper|paper|outlet|agency|country|countries|city|cities|town|treaty|agreement|"
+    r"organisation|organization|party|company|missile|weapon|summit|resort|port|region)"
+)
+# Titles that precede a person's name.
+_TITLES = frozenset(
+    "president minister secretary mr mrs ms dr spokesman spokeswoman aide adviser advisor "
+    "chancellor premier ambassador envoy investigator counsel general".split()
+)
+# Capitalised words that are not names of people even in a run of capitals.
+_NOT_PERSON = frozenset(
+    "states street council sea union nations kingdom ministry office department house summit "
+    "times group prime affairs parliament government kremlin white black north south east "
+    "west new war cold".split()
+)
 
 
 class AnswerType(Enum):
     DURATION = "duration"
     NUMBER = "number"
     DATE = "date"
+    PERSON = "person"
     NAME = "name"
+    REASON = "reason"
 
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
@@ -37,24 +65,29 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ),
     (
         AnswerType.NUMBER,
-        re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b", re.I),
+        re.compile(
+            rf"\bhow (?:many|much|far|old|big|large|fast)\b"
+            rf"|\bwhat (?:is|was|are|were|'s) the {_QUANTITIES}\b|\bwhat {_QUANTITIES}\b",
+            re.I,
+        ),
     ),
     (
         AnswerType.DATE,
         re.compile(
-            r"^\s*when\b|\bwhen (?:did|was|were|is|will|does)\b|\bwhat (?:date|day|year|month)\b"
-            r"|\bwhich (?:date|day|year|month)\b|\bon what (?:date|day)\b",
+            r"^\s*when\b|\bwhen (?:did|was|were|is|will|does|do|had|has)\b"
+            r"|\b(?:what|which) (?:date|day|year|month)\b|\bon what (?:date|day)\b",
             re.I,
         ),
     ),
     (
-        AnswerType.NAME,
-        re.compile(
-            r"^\s*(?:who|whom|whose)\b|\bwhich (?:newspaper|paper|outlet|expert|official|spokesman|"
-            r"spokeswoman|person|minister|leader|president|analyst|aide|diplomat|country|city|treaty)\b",
-            re.I,
-        ),
+        AnswerType.PERSON,
+        re.compile(rf"^\s*(?:who|whom)\b|\b(?:which|what) {_PERSON_ROLES}s?\b", re.I),
     ),
+    (
+        AnswerType.NAME,
+        re.compile(rf"^\s*whose\b|\b(?:which|what) {_THING_NOUNS}\b", re.I),
+    ),
+    (AnswerType.REASON, re.compile(r"^\s*why\b|\bwhat (?:was|is) the reason\b", re.I)),
 ]
 
 _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
@@ -65,8 +98,8 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
     ),
     # Counts and amounts; a year is a date, not an answer to "how many".
     AnswerType.NUMBER: re.compile(
-        r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-        r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b",
+        r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|"
+        r"ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b",
         re.I,
     ),
     AnswerType.DATE: re.compile(
@@ -76,7 +109,15 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
         rf"|\b(?:yesterday|today|tomorrow)\b|\bin (?:{_MONTHS})\b",
         re.I,
     ),
+    AnswerType.REASON: re.compile(
+        r"\b(?:because|since|due to|owing to|in order to|so as to|so that|as a result|"
+        r"reason|in a bid to|aimed at|to instead|in response to|amid|over)\b",
+        re.I,
+    ),
 }
+
+# Types the evidence must contain for an answer; REASON only guides the choice of sentence.
+REQUIRED = frozenset({AnswerType.DURATION, AnswerType.NUMBER, AnswerType.DATE, AnswerType.PERSON})
 
 
 def expected_type(question: str) -> AnswerType | None:
@@ -87,10 +128,43 @@ def expected_type(question: str) -> AnswerType | None:
     return None
 
 
+def _capitalised_runs(sentence: str) -> list[list[str]]:
+    """Runs of consecutive capitalised words after the sentence's first word."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for i, word in enumerate(words(sentence)):
+        if i > 0 and word[0].isupper():
+            current.append(word)
+            continue
+        if current:
+            runs.append(current)
+        current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def has_person(sentence: str, asked: set[str]) -> bool:
+    """A person's name the question does not already contain: a run of two capitalised words
+    ("Dmitry Peskov") or a title before a capitalised word ("President Trump")."""
+    tokens = words(sentence)
+    for i, word in enumerate(tokens[:-1]):
+        following = tokens[i + 1]
+        if word.lower() in _TITLES and following[0].isupper() and following.lower() not in asked:
+            return True
+    for run in _capitalised_runs(sentence):
+        people = [w for w in run if w.lower() not in _NOT_PERSON]
+        if len(people) >= 2 and any(w.lower() not in asked for w in people):
+            return True
+    return False
+
+
 def has_type(sentence: str, kind: AnswerType, question: str) -> bool:
     """True if the sentence contains something of the expected kind that the question lacks."""
+    asked = {w.lower() for w in words(question)}
+    if kind is AnswerType.PERSON:
+        return has_person(sentence, asked)
     if kind is AnswerType.NAME:
-        asked = {w.lower() for w in words(question)}
-        names = [w for w in words(sentence)[1:] if w[0].isupper() and w.lower() not in asked]
-        return bool(names)
-    return bool(_SENTENCE_PATTERNS[kind].search(sentence))
+        return any(w.lower() not in asked for run in _capitalised_runs(sentence) for w in run)
+    found = (m.group(0) for m in _SENTENCE_PATTERNS[kind].finditer(sentence))
+    return any(not {w.lower() for w in words(f)} <= asked for f in found)

@@ -20,6 +20,11 @@ _LEANS_ON_CONTEXT = re.compile(
 )
 
 
+# How `condense_heuristic` marks words carried from earlier turns (weighed less than the
+# question's own words when answering).
+_CONTEXT_OPEN = "[context: "
+
+
 def split_history(messages: Sequence[Message]) -> tuple[list[Message], str]:
     """Earlier turns and the last user message, or a clear error for a malformed history."""
     for message in messages:
@@ -51,7 +56,13 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
             and lower not in {c.lower() for c in carried}
         ):
             carried.append(word)
-    return f"{question.rstrip()} ({' '.join(carried)})" if carried else question
+    return f"{question.rstrip()} {_CONTEXT_OPEN}{' '.join(carried)}]" if carried else question
+
+
+def split_context(question: str) -> tuple[str, str]:
+    """A condensed question's own words and the words carried from earlier turns."""
+    own, marker, carried = question.partition(f" {_CONTEXT_OPEN}")
+    return (own, carried.rstrip("]")) if marker else (question, "")
 
 
 def condense_with_llm(client: ChatClient, history: Sequence[Message], question: str) -> str:

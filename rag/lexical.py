@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rag.store import ChunkRecord
-from rag.text import STOPWORDS, terms, words
+from rag.text import STOPWORDS, sentence_spans, terms, words
 
 _STATE = "chunks.json"
 
@@ -101,19 +101,32 @@ class LexicalIndex:
         return frozenset(w.lower() for r in self.records for w in words(r.text))
 
     @cached_property
-    def _by_initial(self) -> dict[str, list[str]]:
+    def names(self) -> frozenset[str]:
+        """Lowercased words the corpus capitalises inside a sentence: people, places, groups."""
+        found: set[str] = set()
+        for record in self.records:
+            for start, end in sentence_spans(record.text):
+                for word in words(record.text[start:end])[1:]:
+                    if word[0].isupper() and len(word) > 3 and word.lower() not in STOPWORDS:
+                        found.add(word.lower())
+        return frozenset(found)
+
+    @cached_property
+    def _names_by_initial(self) -> dict[str, list[str]]:
         groups: dict[str, list[str]] = {}
-        for word in self.vocabulary:
-            if len(word) > 3 and word not in STOPWORDS:
-                groups.setdefault(word[0], []).append(word)
+        for name in self.names:
+            groups.setdefault(name[0], []).append(name)
         return groups
 
     def correct(self, word: str) -> str | None:
-        """The corpus word a misspelt name most likely means ("Pompeio" -> "pompeo"), if any."""
+        """The corpus word a misspelt name most likely means ("Pompeio" -> "pompeo"), if any.
+        Only names are corrected: a common word the corpus lacks ("becoming") is left alone
+        rather than bent into one it has ("bombing")."""
         lower = word.lower()
         if lower in self.vocabulary:
             return lower
         if len(lower) < 4:
             return None
-        match = difflib.get_close_matches(lower, self._by_initial.get(lower[0], []), 1, 0.75)
+        candidates = self._names_by_initial.get(lower[0], [])
+        match = difflib.get_close_matches(lower, candidates, 1, 0.75)
         return match[0] if match else None

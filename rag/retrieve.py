@@ -122,6 +122,12 @@ class HybridRetriever:
         self.embedder = embedder
         self.candidates = candidates
 
+    def wrap(self, question: str, passages: list[Passage]) -> Retrieval:
+        """A `Retrieval` around passages that came from elsewhere."""
+        analysis = analyse(question, self.indexer.lexical())
+        vector = self.embedder.embed([question])[0]
+        return Retrieval(passages=passages, analysis=analysis, query_vector=vector)
+
     def retrieve(self, question: str, k: int, dates: DateRange | None = None) -> Retrieval:
         dates = dates or DateRange()
         lexical = self.indexer.lexical()

@@ -1,0 +1,235 @@
+"""The offline composer: answers with the few retrieved sentences that answer the question.
+
+Each sentence is scored by meaning (embedding similarity to the question) and by how much of
+the question's distinctive wording it contains, where a word is distinctive when few of the
+candidate sentences share it ("Putin" in a question about Putin tells sentences apart less
+than "business"). The answer must contain the kind of thing asked for ("how long" → a
+duration), must fit the years the question names, and must speak to every part of a
+two-part question; when the evidence cannot meet that, the composer abstains.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage_sentences
+from rag.answer_types import REQUIRED, has_type
+from rag.embeddings import Embedder
+from rag.lexical import LexicalIndex
+from rag.question import SPEECH_VERBS, Focus, Part, focus, years_in
+from rag.retrieve import Retrieval, analyse
+from rag.text import terms, words
+from rag.types import Passage
+
+CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
+
+
+@dataclass(eq=False)
+class Candidate:
+    sentence: Sentence
+    passage: Passage
+    vector: np.ndarray
+    terms: frozenset[str]
+    semantic: float
+    typed: bool
+    spoke: bool
+    score: float = 0.0
+
+    @property
+    def n_words(self) -> int:
+        return len(words(self.sentence.text))
+
+
+def _published_year(passage: Passage) -> int | None:
+    try:
+        return dt.date.fromisoformat(passage.published or "").year
+    except ValueError:
+        return None
+
+
+def fits_years(candidate: Candidate, years: frozenset[int]) -> bool:
+    """A sentence fits "in 2016" if its article was published then or it names the year."""
+    if not years:
+        return True
+    published = _published_year(candidate.passage)
+    return (
+        published in years
+        or bool(years & years_in(candidate.sentence.text))
+        or (published is None and bool(years & years_in(candidate.passage.text)))
+    )
+
+
+class ExtractiveComposer:
+    """Offline composer: sentence scoring, type and year checks, coverage of every part."""
+
+    mode = "extractive"
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        max_sentences: int = 3,
+        max_words: int = 60,
+        min_score: float = 0.35,
+        keep_ratio: float = 0.85,
+        gain_ratio: float = 0.7,
+        type_floor: float = 0.7,
+        semantic_weight: float = 0.5,
+        type_bonus: float = 0.15,
+        speaker_bonus: float = 0.1,
+    ) -> None:
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.max_words = max_words
+        self.min_score = min_score
+        self.keep_ratio = keep_ratio
+        self.gain_ratio = gain_ratio
+        self.type_floor = type_floor
+        self.semantic_weight = semantic_weight
+        self.type_bonus = type_bonus
+        self.speaker_bonus = speaker_bonus
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _term_weights(
+        self,
+        retrieval: Retrieval,
+        own: list[str],
+        candidates: list[Candidate],
+        lexical: LexicalIndex,
+    ) -> dict[str, float]:
+        """Question terms weighted by corpus IDF times how few candidate sentences share them;
+        terms no candidate contains are left out (nothing can cover them)."""
+        n = len(candidates)
+        weights: dict[str, float] = {}
+        for term in dict.fromkeys(retrieval.analysis.terms):
+            df = sum(term in c.terms for c in candidates)
+            if df == 0:
+                continue
+            local = math.log((n + 1) / (df + 0.5))
+            role = 1.0 if term in own else CARRIED_WEIGHT
+            weights[term] = lexical.idf(term) * local * role
+        return weights
+
+    @staticmethod
+    def _coverage(candidate_terms: frozenset[str], weights: dict[str, float]) -> float:
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in candidate_terms) / total if total else 0.0
+
+    def candidates(
+        self, retrieval: Retrieval, lexical: LexicalIndex, asked: Focus
+    ) -> list[Candidate]:
+        """Every sentence of the retrieved passages, scored, best first."""
+        sentences = [
+            s
+            for s in passage_sentences(retrieval.passages, skip_titles=True)
+            if len(words(s.text)) >= 4
+        ]
+        if not sentences:
+            return []
+        vectors = self.embedder.embed([s.text for s in sentences])
+        question_vector = (
+            self.embedder.embed([asked.own])[0] if asked.carried else retrieval.query_vector
+        )
+        semantic = vectors @ question_vector
+        found = []
+        for sentence, vector, similarity in zip(sentences, vectors, semantic, strict=True):
+            text = sentence.text
+            spoke = bool(asked.speaker) and bool(SPEECH_VERBS.search(text))
+            spoke = spoke and asked.speaker <= set(terms(text))
+            typed = bool(asked.wanted) and has_type(text, asked.wanted, asked.own)  # type: ignore[arg-type]
+            found.append(
+                Candidate(
+                    sentence=sentence,
+                    passage=retrieval.passages[sentence.passage],
+                    vector=vector,
+                    terms=frozenset(terms(text)),
+                    semantic=float(similarity),
+                    typed=typed,
+                    spoke=spoke,
+                )
+            )
+        own = analyse(asked.own, lexical).terms
+        weights = self._term_weights(retrieval, own, found, lexical)
+        for c in found:
+            c.score = (
+                self.semantic_weight * c.semantic
+                + (1 - self.semantic_weight) * self._coverage(c.terms, weights)
+                + self.type_bonus * c.typed
+                + self.speaker_bonus * c.spoke
+            )
+        found.sort(key=lambda c: -c.score)
+        return found
+
+    # -- selection -------------------------------------------------------------------------
+    def _first(self, pool: list[Candidate], asked: Focus) -> Candidate | None:
+        """The sentence the answer starts with, or None when the evidence can't answer."""
+        if not pool or pool[0].score < self.min_score:
+            return None
+        if asked.wanted in REQUIRED:
+            typed = [c for c in pool if c.typed and c.score >= self.type_floor * pool[0].score]
+            return typed[0] if typed else None
+        return pool[0]
+
+    def _part_answers(
+        self, pool: list[Candidate], asked: Focus, lexical: LexicalIndex, first: Candidate
+    ) -> list[Candidate] | None:
+        """For a question with several parts, the best sentence for each part not already
+        answered by `first`; None if some part has no acceptable evidence."""
+        if len(asked.parts) < 2:
+            return []
+        vectors = self.embedder.embed([p.text for p in asked.parts])
+        picked: list[Candidate] = []
+        for part, vector in zip(asked.parts, vectors, strict=True):
+            fitting = [c for c in pool if fits_years(c, part.years)]
+            if not fitting:
+                return None
+            best = max(fitting, key=lambda c: self._part_score(c, part, vector, lexical))
+            if best is not first and best not in picked:
+                picked.append(best)
+        return picked
+
+    def _part_score(
+        self, c: Candidate, part: Part, vector: np.ndarray, lexical: LexicalIndex
+    ) -> float:
+        wanted = set(analyse(part.text, lexical).terms)
+        total = sum(lexical.idf(t) for t in wanted)
+        overlap = sum(lexical.idf(t) for t in wanted & c.terms) / total if total else 0.0
+        return (
+            self.semantic_weight * float(c.vector @ vector) + (1 - self.semantic_weight) * overlap
+        )
+
+    def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
+        if retrieval.analysis.unknown_entities or not retrieval.passages:
+            return ABSTENTION
+        asked = focus(retrieval.analysis.question)
+        pool = [c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)]
+        first = self._first(pool, asked)
+        if first is None:
+            return ABSTENTION
+        parts = self._part_answers(pool, asked, lexical, first)
+        if parts is None:
+            return ABSTENTION
+        chosen = [first, *parts][: self.max_sentences]
+        used = sum(c.n_words for c in chosen)
+        covered = set().union(*(c.terms for c in chosen))
+        for c in pool:
+            if len(chosen) >= self.max_sentences:
+                break
+            if c in chosen or used + c.n_words > self.max_words:
+                continue
+            if any(float(c.vector @ other.vector) > 0.9 for other in chosen):
+                continue
+            adds = bool((c.terms - covered) & set(retrieval.analysis.terms))
+            if c.score >= self.keep_ratio * first.score or (
+                adds and c.score >= self.gain_ratio * first.score
+            ):
+                chosen.append(c)
+                used += c.n_words
+                covered |= c.terms
+        citations = [make_citation(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        return Composition(text=text, citations=citations)

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Composition, ExtractiveComposer, LLMComposer, finish_llm_text
+from rag.answer import Composition, LLMComposer, finish_llm_text
 from rag.config import Settings
 from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
 from rag.corpus import scan
 from rag.embeddings import Embedder, make_embedder
 from rag.errors import InputError, RagError
+from rag.extractive import ExtractiveComposer
 from rag.index import ChunkingConfig, Indexer, Progress
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
@@ -202,12 +203,22 @@ class RagEngine:
         question = self._question(question)
         retrieval = self._retrieve(question, k, after, before)
         retrieved = time.perf_counter()
+        return self._answer(question, retrieval, self._compose(retrieval), started, retrieved)
+
+    def _compose(self, retrieval: Retrieval) -> Composition:
         composer = self._composer()
         if isinstance(composer, LLMComposer):
-            composition = composer.compose(retrieval)
-        else:
-            composition = composer.compose(retrieval, self.indexer.lexical())
-        return self._answer(question, retrieval, composition, started, retrieved)
+            return composer.compose(retrieval)
+        return composer.compose(retrieval, self.indexer.lexical())
+
+    def answer_from(self, question: str, passages: Sequence[Passage]) -> Answer:
+        """Compose an answer from passages found by someone else's retriever (the evaluator's
+        baseline uses this so that both pipelines share one composer)."""
+        started = time.perf_counter()
+        question = self._question(question)
+        retrieval = self.retriever.wrap(question, list(passages))
+        retrieved = time.perf_counter()
+        return self._answer(question, retrieval, self._compose(retrieval), started, retrieved)
 
     def stream(
         self, question: str, k: int | None = None, after: DateLike = None, before: DateLike = None

@@ -36,6 +36,8 @@ _THING_NOUNS = (
     r"(?:newspaper|paper|outlet|agency|country|countries|city|cities|town|treaty|agreement|"
     r"organisation|organization|party|company|missile|weapon|summit|resort|port|region)"
 )
+# Up to two adjectives between "which" and its noun ("which Russian expert"), not a verb.
+_MODIFIERS = r"(?: (?!(?:did|does|do|is|was|were|has|had|will|would|can|could)\b)[\w-]+){0,2}"
 # Titles that precede a person's name.
 _TITLES = frozenset(
     "president minister secretary mr mrs ms dr spokesman spokeswoman aide adviser advisor "
@@ -55,6 +57,7 @@ class AnswerType(Enum):
     DATE = "date"
     PERSON = "person"
     NAME = "name"
+    PLACE = "place"
     REASON = "reason"
 
 
@@ -81,12 +84,13 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ),
     (
         AnswerType.PERSON,
-        re.compile(rf"^\s*(?:who|whom)\b|\b(?:which|what) {_PERSON_ROLES}s?\b", re.I),
+        re.compile(rf"^\s*(?:who|whom)\b|\b(?:which|what){_MODIFIERS} {_PERSON_ROLES}s?\b", re.I),
     ),
     (
         AnswerType.NAME,
-        re.compile(rf"^\s*whose\b|\b(?:which|what) {_THING_NOUNS}\b", re.I),
+        re.compile(rf"^\s*whose\b|\b(?:which|what){_MODIFIERS} {_THING_NOUNS}\b", re.I),
     ),
+    (AnswerType.PLACE, re.compile(r"^\s*where\b|\bwhere (?:did|was|were|is|will|do)\b", re.I)),
     (AnswerType.REASON, re.compile(r"^\s*why\b|\bwhat (?:was|is) the reason\b", re.I)),
 ]
 
@@ -106,8 +110,13 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
         rf"\b{_MONTHS}\b\.?\s*\d|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\b|\b{_WEEKDAYS}\b"
         rf"|\b(?:1[89]|20)\d\d\b"
         rf"|\b(?:last|next|this) (?:week|month|year|summer|winter|spring|autumn)\b"
-        rf"|\b(?:yesterday|today|tomorrow)\b|\bin (?:{_MONTHS})\b",
+        rf"|\b(?:yesterday|today|tomorrow)\b"
+        rf"|\b(?:in|last|next|this|since|by|until|early|late|mid|from|of)[- ](?:{_MONTHS})\b",
         re.I,
+    ),
+    # A capitalised name after a preposition of place ("in Turkey", "in the Chinese Hangzhou").
+    AnswerType.PLACE: re.compile(
+        r"\b(?:[Ii]n|[Aa]t|[Tt]o|[Ff]rom|[Nn]ear)\s+(?:the\s+)?(?:[A-Z][\w-]*\s+){0,3}[A-Z][\w-]+"
     ),
     AnswerType.REASON: re.compile(
         r"\b(?:because|since|due to|owing to|in order to|so as to|so that|as a result|"

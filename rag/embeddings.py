@@ -109,3 +109,30 @@ def make_embedder(settings: Settings) -> Embedder:
     if settings.embed == "openai":
         return OpenAIEmbedder(settings)
     return LocalEmbedder()
+
+
+class CachedEmbedder:
+    """Remembers the vectors of texts it has embedded (sentences of chunks recur from one
+    question to the next); thread-safe, oldest entries dropped beyond `size`."""
+
+    def __init__(self, inner: Embedder, size: int = 50_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.size = size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.inner.embed(missing)
+            with self._lock:
+                self._vectors.update(zip(missing, fresh, strict=True))
+                for old in list(self._vectors)[: max(0, len(self._vectors) - self.size)]:
+                    del self._vectors[old]
+        with self._lock:
+            rows = [self._vectors.get(t) for t in texts]
+        if any(row is None for row in rows):  # evicted meanwhile by another thread
+            return self.inner.embed(texts)
+        return np.stack(rows) if rows else self.inner.embed([])  # type: ignore[arg-type]

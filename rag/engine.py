@@ -13,7 +13,7 @@ from rag.answer import Composition, LLMComposer, finish_llm_text
 from rag.config import Settings
 from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
 from rag.corpus import scan
-from rag.embeddings import Embedder, make_embedder
+from rag.embeddings import CachedEmbedder, Embedder, make_embedder
 from rag.errors import InputError, RagError
 from rag.extractive import ExtractiveComposer
 from rag.index import ChunkingConfig, Indexer, Progress
@@ -69,6 +69,7 @@ class RagEngine:
     ) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._query_embedder: Embedder | None = None
         self._client = chroma_client
         self._chat = chat_client
         self._lock = threading.RLock()
@@ -89,6 +90,14 @@ class RagEngine:
             return self._embedder
 
     @property
+    def query_embedder(self) -> Embedder:
+        """The embedder for questions and sentences, which recur: cached."""
+        with self._lock:
+            if self._query_embedder is None:
+                self._query_embedder = CachedEmbedder(self.embedder)
+            return self._query_embedder
+
+    @property
     def indexer(self) -> Indexer:
         with self._lock:
             if self._indexer is None:
@@ -104,7 +113,9 @@ class RagEngine:
     def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
-                self._retriever = HybridRetriever(self.indexer.store, self.indexer, self.embedder)
+                self._retriever = HybridRetriever(
+                    self.indexer.store, self.indexer, self.query_embedder
+                )
             return self._retriever
 
     @property
@@ -119,7 +130,7 @@ class RagEngine:
                     self._llm = LLMComposer(self._chat)
                 return self._llm
             if self._extractive is None:
-                self._extractive = ExtractiveComposer(self.embedder)
+                self._extractive = ExtractiveComposer(self.query_embedder)
             return self._extractive
 
     # -- indexing --------------------------------------------------------------------------

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage_sentences
-from rag.answer_types import REQUIRED, has_type
+from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import SPEECH_VERBS, Focus, Part, focus, years_in
+from rag.question import Focus, Part, focus, signals, years_in
 from rag.retrieve import Retrieval, analyse
 from rag.text import terms, words
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
+TOPIC_WEIGHT = 2.0  # "what did May say about Russia": "Russia" is what the answer must address
+# A sentence opening with one of these continues the one before it.
+_CONTINUES = re.compile(r"^\W*(?:he|she|they|it|his|her|their|this|that|these|those)\b", re.I)
 
 
 @dataclass(eq=False)
@@ -36,7 +40,7 @@ class Candidate:
     terms: frozenset[str]
     semantic: float
     typed: bool
-    spoke: bool
+    spoke: float  # 1: the asked speaker's words, 0.5: someone's words
     score: float = 0.0
 
     @property
@@ -78,6 +82,7 @@ class ExtractiveComposer:
         keep_ratio: float = 0.85,
         gain_ratio: float = 0.7,
         type_floor: float = 0.7,
+        speaker_floor: float = 0.55,
         semantic_weight: float = 0.5,
         type_bonus: float = 0.15,
         speaker_bonus: float = 0.1,
@@ -89,6 +94,7 @@ class ExtractiveComposer:
         self.keep_ratio = keep_ratio
         self.gain_ratio = gain_ratio
         self.type_floor = type_floor
+        self.speaker_floor = speaker_floor
         self.semantic_weight = semantic_weight
         self.type_bonus = type_bonus
         self.speaker_bonus = speaker_bonus
@@ -98,6 +104,7 @@ class ExtractiveComposer:
         self,
         retrieval: Retrieval,
         own: list[str],
+        topic: frozenset[str],
         candidates: list[Candidate],
         lexical: LexicalIndex,
     ) -> dict[str, float]:
@@ -111,6 +118,7 @@ class ExtractiveComposer:
                 continue
             local = math.log((n + 1) / (df + 0.5))
             role = 1.0 if term in own else CARRIED_WEIGHT
+            role *= TOPIC_WEIGHT if term in topic else 1.0
             weights[term] = lexical.idf(term) * local * role
         return weights
 
@@ -138,9 +146,7 @@ class ExtractiveComposer:
         found = []
         for sentence, vector, similarity in zip(sentences, vectors, semantic, strict=True):
             text = sentence.text
-            spoke = bool(asked.speaker) and bool(SPEECH_VERBS.search(text))
-            spoke = spoke and asked.speaker <= set(terms(text))
-            typed = bool(asked.wanted) and has_type(text, asked.wanted, asked.own)  # type: ignore[arg-type]
+            signal = signals(text, asked)
             found.append(
                 Candidate(
                     sentence=sentence,
@@ -148,12 +154,12 @@ class ExtractiveComposer:
                     vector=vector,
                     terms=frozenset(terms(text)),
                     semantic=float(similarity),
-                    typed=typed,
-                    spoke=spoke,
+                    typed=signal.typed,
+                    spoke=signal.speech,
                 )
             )
         own = analyse(asked.own, lexical).terms
-        weights = self._term_weights(retrieval, own, found, lexical)
+        weights = self._term_weights(retrieval, own, asked.topic, found, lexical)
         for c in found:
             c.score = (
                 self.semantic_weight * c.semantic
@@ -165,14 +171,45 @@ class ExtractiveComposer:
         return found
 
     # -- selection -------------------------------------------------------------------------
-    def _first(self, pool: list[Candidate], asked: Focus) -> Candidate | None:
-        """The sentence the answer starts with, or None when the evidence can't answer."""
+    def _opening(self, pool: list[Candidate], asked: Focus) -> list[Candidate]:
+        """The sentences the answer starts with, or none when the evidence can't answer: they
+        must hold the kind of answer asked for and, for "what did X say", prefer X's words."""
         if not pool or pool[0].score < self.min_score:
-            return None
+            return []
+        eligible = pool
         if asked.wanted in REQUIRED:
-            typed = [c for c in pool if c.typed and c.score >= self.type_floor * pool[0].score]
-            return typed[0] if typed else None
-        return pool[0]
+            eligible = [c for c in pool if c.typed and c.score >= self.type_floor * pool[0].score]
+            if not eligible:
+                # The best sentence may set the scene for the answer in the next one
+                # ("Experts said ..." followed by the expert's name).
+                after = self._next(pool[0], pool)
+                if after is None or not after.typed or after.score < 0.5 * pool[0].score:
+                    return []
+                return [pool[0], after]
+        spoken = [
+            c
+            for c in eligible
+            if c.spoke == 1 and c.score >= self.speaker_floor * eligible[0].score
+        ]
+        first = (spoken or eligible)[0]
+        after = self._next(first, pool)
+        if after is not None and _CONTINUES.match(after.sentence.text):
+            return [first, after]  # "He added ..." continues the chosen sentence
+        return [first]
+
+    @staticmethod
+    def _next(c: Candidate, pool: list[Candidate]) -> Candidate | None:
+        """The sentence right after this one in the same passage, if it is a candidate."""
+        following = [
+            o
+            for o in pool
+            if o.sentence.passage == c.sentence.passage and o.sentence.start >= c.sentence.end
+        ]
+        if not following:
+            return None
+        nearest = min(following, key=lambda o: o.sentence.start)
+        gap = c.passage.text[c.sentence.end : nearest.sentence.start]
+        return None if gap.strip() else nearest
 
     def _part_answers(
         self, pool: list[Candidate], asked: Focus, lexical: LexicalIndex, first: Candidate
@@ -198,22 +235,29 @@ class ExtractiveComposer:
         wanted = set(analyse(part.text, lexical).terms)
         total = sum(lexical.idf(t) for t in wanted)
         overlap = sum(lexical.idf(t) for t in wanted & c.terms) / total if total else 0.0
+        kind = expected_type(part.text)
+        typed = kind is not None and has_type(c.sentence.text, kind, part.text)
+        meaning = float(c.vector @ vector)
         return (
-            self.semantic_weight * float(c.vector @ vector) + (1 - self.semantic_weight) * overlap
+            self.semantic_weight * meaning
+            + (1 - self.semantic_weight) * overlap
+            + self.type_bonus * typed
         )
 
     def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
         if retrieval.analysis.unknown_entities or not retrieval.passages:
             return ABSTENTION
-        asked = focus(retrieval.analysis.question)
+        asked = focus(retrieval.analysis.question, lexical.correct)
         pool = [c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)]
-        first = self._first(pool, asked)
-        if first is None:
+        opening = self._opening(pool, asked)
+        if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
             return ABSTENTION
+        first = opening[0]
         parts = self._part_answers(pool, asked, lexical, first)
         if parts is None:
             return ABSTENTION
-        chosen = [first, *parts][: self.max_sentences]
+        chosen = opening + [c for c in parts if c not in opening]
+        chosen = chosen[: self.max_sentences]
         used = sum(c.n_words for c in chosen)
         covered = set().union(*(c.terms for c in chosen))
         for c in pool:

@@ -5,9 +5,10 @@ person whose words it asks about, and the kind of answer it expects."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.answer_types import AnswerType, expected_type
+from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
 from rag.text import STOPWORDS, normalise, words
 
@@ -22,12 +23,15 @@ _SPEECH_QUESTION = re.compile(
     r"promise|propose|offer|ask|want|urge|react|characteri[sz]e|accuse|suggest)\b",
     re.I,
 )
-SPEECH_VERBS = re.compile(
-    r"\b(?:said|says|say|saying|told|tells|called|calling|calls|described|describing|warned|"
-    r"urged|stressed|noted|added|stated|announced|accused|insisted|according to|declared|"
-    r"remarked|asked|replied|explained|commented|argued|suggested|vowed|promised|confirmed|"
-    r"denied|expressed|offered|referred|dismissed|labelled|labeled)\b",
-    re.I,
+_SPEECH_VERBS = frozenset(
+    "said says say saying told tells called calling calls described describing warned urged "
+    "stressed noted added stated announced accused insisted according declared remarked asked "
+    "replied explained commented argued suggested vowed promised confirmed denied expressed "
+    "referred dismissed labelled labeled slammed praised".split()
+)
+# "what did May say about Russia": the words after "about" are what the answer must address.
+_ABOUT = re.compile(
+    r"\babout (?P<topic>.+?)(?=\s+(?:in|when|during|at|on|before|after)\b|[?.]|$)", re.I
 )
 
 
@@ -46,6 +50,7 @@ class Focus:
     parts: list[Part]
     years: frozenset[int]
     speaker: frozenset[str]
+    topic: frozenset[str]
     wanted: AnswerType | None
 
 
@@ -53,20 +58,44 @@ def years_in(text: str) -> frozenset[int]:
     return frozenset(int(y) for y in _YEAR.findall(text))
 
 
-def _speaker(question: str) -> frozenset[str]:
-    match = _SPEECH_QUESTION.search(question)
-    if not match:
-        return frozenset()
-    who = [w for w in words(match.group("who")) if w.lower() not in STOPWORDS]
-    return frozenset(normalise(w) for w in who)
+def _content(text: str, correct: Callable[[str], str | None]) -> frozenset[str]:
+    return frozenset(normalise(correct(w) or w) for w in words(text) if w.lower() not in STOPWORDS)
 
 
-def focus(question: str) -> Focus:
-    """Read a (possibly condensed) question."""
+def speech(sentence: str, speaker: frozenset[str]) -> float:
+    """For "what did X say": 1 if the sentence reports X's words (X within a few words of a
+    speech verb: "Lavrov said", "said Lavrov", "according to Lavrov"), 0.5 if it reports
+    someone's words, else 0. Always 0 when the question asks for no one's words."""
+    if not speaker:
+        return 0.0
+    tokens = words(sentence)
+    verbs = [i for i, token in enumerate(tokens) if token.lower() in _SPEECH_VERBS]
+    for i in verbs:
+        near = tokens[max(0, i - 3) : i] + tokens[i + 1 : i + 4]
+        if any(normalise(w) in speaker for w in near):
+            return 1.0
+    return 0.5 if verbs else 0.0
+
+
+@dataclass(frozen=True)
+class Signals:
+    typed: bool  # holds the kind of answer asked for
+    speech: float  # see `speech`
+
+
+def signals(sentence: str, asked: Focus) -> Signals:
+    typed = asked.wanted is not None and has_type(sentence, asked.wanted, asked.own)
+    return Signals(typed=typed, speech=speech(sentence, asked.speaker))
+
+
+def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) -> Focus:
+    """Read a (possibly condensed) question; `correct` maps misspelt names to corpus words."""
     own, carried = split_context(question)
     years = years_in(own)
     texts = [t.strip() for t in _PART_SPLIT.split(own) if t and len(words(t)) >= 2]
     parts = [Part(t, years_in(t)) for t in texts] or [Part(own, years)]
+    speech = _SPEECH_QUESTION.search(own)
+    about = _ABOUT.search(own)
     if len(parts) == 1 and len(years) > 1:
         parts = [Part(own, frozenset({y})) for y in sorted(years)]
     return Focus(
@@ -74,6 +103,7 @@ def focus(question: str) -> Focus:
         carried=carried,
         parts=parts,
         years=years,
-        speaker=_speaker(own),
+        speaker=_content(speech.group("who"), correct) if speech else frozenset(),
+        topic=_content(about.group("topic"), correct) if speech and about else frozenset(),
         wanted=expected_type(own),
     )

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank fusion, then
+reranked by each chunk's best sentence."""
 
 from __future__ import annotations
 
@@ -12,11 +13,27 @@ from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
 from rag.lexical import LexicalIndex
+from rag.question import focus, signals, years_in
 from rag.store import ChunkRecord, ChunkStore
-from rag.text import STOPWORDS, normalise, words
+from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.types import Passage
 
 RRF_K = 60
+TYPE_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how long": a duration)
+SPEAKER_BONUS = 0.1  # "what did Lavrov say": a sentence reporting Lavrov's words
+YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming the year
+FUSION_WEIGHT = 0.3  # share of the fused dense+BM25 rank in the final order
+
+
+def _fits_years(record: ChunkRecord, years: frozenset[int]) -> bool:
+    published = str(record.metadata.get("published") or "")[:4]
+    return (
+        not years
+        or (published.isdigit() and int(published) in years)
+        or bool(years & years_in(record.text))
+    )
+
+
 # Capitalised words that open requests rather than name things.
 _REQUEST_WORDS = frozenset(
     "give list name summarise summarize explain describe show according please "
@@ -115,8 +132,14 @@ class HybridRetriever:
     """Dense + BM25 candidates, fused by reciprocal rank, filtered by publication date."""
 
     def __init__(
-        self, store: ChunkStore, indexer: Indexer, embedder: Embedder, candidates: int = 30
+        self,
+        store: ChunkStore,
+        indexer: Indexer,
+        embedder: Embedder,
+        candidates: int = 30,
+        rerank_pool: int = 15,
     ) -> None:
+        self.rerank_pool = rerank_pool
         self.store = store
         self.indexer = indexer
         self.embedder = embedder
@@ -152,6 +175,49 @@ class HybridRetriever:
             fused[record.chunk_id] = fused.get(record.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
             records.setdefault(record.chunk_id, record)
 
-        best = sorted(fused, key=lambda cid: -fused[cid])[:k]
-        passages = [to_passage(records[cid], fused[cid]) for cid in best]
+        pool = sorted(fused, key=lambda cid: -fused[cid])[: max(self.rerank_pool, k)]
+        scored = self.rerank(analysis, vector, [(records[cid], fused[cid]) for cid in pool])
+        passages = [to_passage(record, score) for record, score in scored[:k]]
         return Retrieval(passages=passages, analysis=analysis, query_vector=vector)
+
+    def rerank(
+        self,
+        analysis: QueryAnalysis,
+        vector: np.ndarray,
+        fused: list[tuple[ChunkRecord, float]],
+    ) -> list[tuple[ChunkRecord, float]]:
+        """Order candidates by their best sentence (meaning, the question's wording weighted
+        by IDF, the kind of answer asked for), with the fused rank as a smaller share: a chunk
+        that holds one sentence answering the question beats one that only shares its topic."""
+        if not fused:
+            return []
+        lexical = self.indexer.lexical()
+        asked = focus(analysis.question, lexical.correct)
+        question_terms = set(analysis.terms)
+        total = sum(lexical.idf(t) for t in question_terms) or 1.0
+        spans = [
+            [
+                record.text[a:b]
+                for a, b in sentence_spans(record.text)
+                if len(words(record.text[a:b])) >= 4
+            ]
+            or [record.text]
+            for record, _ in fused
+        ]
+        vectors = self.embedder.embed([s for sentences in spans for s in sentences])
+        top_fused = max(score for _, score in fused)
+        scored, row = [], 0
+        for (record, fused_score), sentences in zip(fused, spans, strict=True):
+            best = 0.0
+            for sentence in sentences:
+                overlap = sum(lexical.idf(t) for t in question_terms & set(terms(sentence)))
+                signal = signals(sentence, asked)
+                value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
+                value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * signal.speech
+                best = max(best, value)
+                row += 1
+            if not _fits_years(record, asked.years):
+                best -= YEAR_PENALTY
+            scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
+        scored.sort(key=lambda item: -item[1])
+        return scored

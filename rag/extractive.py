@@ -21,7 +21,7 @@ from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import Focus, Part, focus, signals, years_in
+from rag.question import FUTURE, Focus, Part, focus, signals, years_in
 from rag.retrieve import Retrieval, analyse
 from rag.text import terms, words
 from rag.types import Passage
@@ -39,6 +39,7 @@ class Candidate:
     vector: np.ndarray
     terms: frozenset[str]
     semantic: float
+    related: float
     typed: bool
     spoke: float  # 1: the asked speaker's words, 0.5: someone's words
     score: float = 0.0
@@ -79,8 +80,9 @@ class ExtractiveComposer:
         max_sentences: int = 3,
         max_words: int = 60,
         min_score: float = 0.35,
-        keep_ratio: float = 0.85,
-        gain_ratio: float = 0.7,
+        min_similarity: float = 0.2,
+        keep_ratio: float = 0.9,
+        gain_ratio: float = 0.8,
         type_floor: float = 0.7,
         speaker_floor: float = 0.55,
         semantic_weight: float = 0.5,
@@ -91,6 +93,7 @@ class ExtractiveComposer:
         self.max_sentences = max_sentences
         self.max_words = max_words
         self.min_score = min_score
+        self.min_similarity = min_similarity
         self.keep_ratio = keep_ratio
         self.gain_ratio = gain_ratio
         self.type_floor = type_floor
@@ -143,8 +146,10 @@ class ExtractiveComposer:
             self.embedder.embed([asked.own])[0] if asked.carried else retrieval.query_vector
         )
         semantic = vectors @ question_vector
+        related = vectors @ retrieval.query_vector  # the whole question, context included
         found = []
-        for sentence, vector, similarity in zip(sentences, vectors, semantic, strict=True):
+        rows = zip(sentences, vectors, semantic, related, strict=True)
+        for sentence, vector, similarity, relatedness in rows:
             text = sentence.text
             signal = signals(text, asked)
             found.append(
@@ -154,6 +159,7 @@ class ExtractiveComposer:
                     vector=vector,
                     terms=frozenset(terms(text)),
                     semantic=float(similarity),
+                    related=float(relatedness),
                     typed=signal.typed,
                     spoke=signal.speech,
                 )
@@ -176,6 +182,8 @@ class ExtractiveComposer:
         must hold the kind of answer asked for and, for "what did X say", prefer X's words."""
         if not pool or pool[0].score < self.min_score:
             return []
+        if max(c.related for c in pool) < self.min_similarity:
+            return []  # the evidence shares words with the question but is about else
         eligible = pool
         if asked.wanted in REQUIRED:
             eligible = [c for c in pool if c.typed and c.score >= self.type_floor * pool[0].score]
@@ -192,6 +200,8 @@ class ExtractiveComposer:
             if c.spoke == 1 and c.score >= self.speaker_floor * eligible[0].score
         ]
         first = (spoken or eligible)[0]
+        if asked.outcome and FUTURE.search(first.sentence.text):
+            return []  # asked how something went; the articles were written before it happened
         after = self._next(first, pool)
         if after is not None and _CONTINUES.match(after.sentence.text):
             return [first, after]  # "He added ..." continues the chosen sentence
@@ -268,6 +278,8 @@ class ExtractiveComposer:
             if any(float(c.vector @ other.vector) > 0.9 for other in chosen):
                 continue
             adds = bool((c.terms - covered) & set(retrieval.analysis.terms))
+            if c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
+                continue  # other articles come in only through the parts of the question
             if c.score >= self.keep_ratio * first.score or (
                 adds and c.score >= self.gain_ratio * first.score
             ):

@@ -35,6 +35,20 @@ _ABOUT = re.compile(
 )
 
 
+# Questions about how something turned out ...
+_OUTCOME = re.compile(
+    r"\bhow did .+ (?:go|end|turn out)\b|\bwhat happened\b|\bwho won\b|\bwhat came of\b"
+    r"|\bwhat (?:was|were) the (?:outcome|result)s?\b|\bdid .+ (?:succeed|fail)\b",
+    re.I,
+)
+# ... that evidence written before the event cannot answer.
+FUTURE = re.compile(
+    r"\b(?:will|to be held|is expected|are expected|expected to|next (?:week|month|year)|upcoming|"
+    r"scheduled|plans? to|is due|are due|is set to|are set to)\b",
+    re.I,
+)
+
+
 @dataclass(frozen=True)
 class Part:
     """One thing the question asks; a question with two asks needs evidence for each."""
@@ -52,6 +66,7 @@ class Focus:
     speaker: frozenset[str]
     topic: frozenset[str]
     wanted: AnswerType | None
+    outcome: bool  # asks how something turned out
 
 
 def years_in(text: str) -> frozenset[int]:
@@ -106,4 +121,5 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
         speaker=_content(speech.group("who"), correct) if speech else frozenset(),
         topic=_content(about.group("topic"), correct) if speech and about else frozenset(),
         wanted=expected_type(own),
+        outcome=bool(_OUTCOME.search(own)),
     )

@@ -211,9 +211,27 @@ def eval(  # noqa: A001 - the command is called `eval`
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N items.")
     ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="Also score a plain LlamaIndex pipeline (SentenceSplitter, top-2 vector "
+            "search, our composer) on the same items, in a column beside ours.",
+        ),
+    ] = False,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            "--judge",
+            help="Also have the LLM judge correctness and faithfulness (needs OPENAI_API_KEY; "
+            "skipped with a note otherwise).",
+        ),
+    ] = False,
 ) -> None:
-    """Score the engine on a gold set; `--min-<metric> X` / `--max-<metric> X` gate the run."""
+    """Score the engine on a gold set; `--min-<metric> X` / `--max-<metric> X` gate the run
+    (on our column only)."""
     from rag import evaluate
+    from rag.judge import Judge, judge_skip_reason
 
     try:
         minima, maxima = _thresholds(list(ctx.args))
@@ -221,17 +239,38 @@ def eval(  # noqa: A001 - the command is called `eval`
         raise fail(str(exc), 2) from None
     items = evaluate.load_gold(gold)[:limit]
     engine = make_engine()
+    judge_llm: Judge | None = None
+    if judge:
+        reason = judge_skip_reason(engine.settings)
+        if reason:
+            err.print(f"[yellow]judging skipped:[/yellow] {escape(reason)}")
+        else:
+            judge_llm = Judge(engine.settings)
+    extra = {"judge": judge_llm.model} if judge_llm else {}
     with _progress(f"Evaluating {len(items)} items") as update:
-        results = evaluate.run(engine, items, k=k, progress=update)
-    config = {"gold": str(gold), "k": k or engine.settings.top_k, "mode": engine.mode}
+        results = evaluate.run(engine, items, k=k, progress=update, judge=judge_llm)
+    config = {"gold": str(gold), "k": k or engine.settings.top_k, "mode": engine.mode, **extra}
     report = evaluate.report(results, config)
+    columns = {"news-rag": report["metrics"]}
+    if baseline:
+        from rag.baseline import PIPELINE, TOP_K, BaselineEngine
+
+        pipeline = BaselineEngine(engine)
+        pipeline.build()  # before the clock runs: index building is not answer latency
+        with _progress(f"Baseline: {len(items)} items") as update:
+            base = evaluate.run(pipeline, items, progress=update, judge=judge_llm)
+        config = {"gold": str(gold), "k": TOP_K, "mode": engine.mode, "pipeline": PIPELINE}
+        report["baseline"] = evaluate.report(base, config | extra)
+        columns["baseline"] = report["baseline"]["metrics"]
     _show_eval(report)
+    if judge_llm and judge_llm.failure:
+        err.print(f"[yellow]judging stopped:[/yellow] {escape(judge_llm.failure)}")
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
     if markdown_path:
         markdown_path.parent.mkdir(parents=True, exist_ok=True)
-        markdown_path.write_text(evaluate.markdown_table({"news-rag": report["metrics"]}), "utf-8")
+        markdown_path.write_text(evaluate.markdown_table(columns), "utf-8")
     misses = evaluate.failed_thresholds(report["metrics"], minima, maxima)
     for miss in misses:
         err.print(f"[red]threshold missed:[/red] {miss}")
@@ -271,8 +310,15 @@ def _show_eval(report: dict[str, Any]) -> None:
             out.print(f"    missing: {escape('; '.join(item['missing_facts']) or '(abstained)')}")
         out.print(f"    answer: {escape(item['answer'][:300])}")
         out.print(f"    cited: {', '.join(item['cited_docs']) or '-'}")
+    title = f"rag eval: {report['n']} items ({report['config']['mode']})"
+    if "judge" in report["config"]:
+        title += f", judged by {report['config']['judge']}"
+    if "baseline" in report:
+        Console(highlight=False, width=max(out.width, 150)).print(_comparison(report, title))
+        out.print(f"[dim]baseline: {escape(report['baseline']['config']['pipeline'])}[/dim]")
+        return
     types = list(report["by_type"])
-    table = Table(title=f"rag eval: {report['n']} items ({report['config']['mode']})")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("all", justify="right")
     for t in types:
@@ -280,6 +326,25 @@ def _show_eval(report: dict[str, Any]) -> None:
     for name, value in report["metrics"].items():
         table.add_row(name, f"{value:g}", *(f"{report['by_type'][t][name]:g}" for t in types))
     Console(highlight=False, width=max(out.width, 150)).print(table)
+
+
+def _comparison(report: dict[str, Any], title: str) -> Any:
+    """Our metrics beside the baseline's, with the difference (ours minus baseline)."""
+    from rich.table import Table
+
+    from rag.evaluate import metric_names
+
+    ours, base = report["metrics"], report["baseline"]["metrics"]
+    table = Table(title=f"{title} vs. baseline")
+    table.add_column("metric")
+    for name in ("news-rag", "baseline", "difference"):
+        table.add_column(name, justify="right")
+    for name in metric_names([ours, base]):
+        difference = round(ours[name] - base[name], 4)
+        table.add_row(
+            name, f"{ours[name]:g}", f"{base[name]:g}", f"{difference:+g}" if difference else "0"
+        )
+    return table
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from rag.errors import InputError, RagError
+from rag.judge import JUDGE_METRICS, Judge, Verdict
 from rag.types import Answer
 
 ItemType = Literal["single", "temporal", "multi", "alias", "numeric", "unanswerable"]
@@ -67,6 +68,7 @@ class ItemResult(BaseModel):
     missing_facts: list[str] = Field(default_factory=list)
     correct: bool = False
     latency_ms: float = 0.0
+    judge: Verdict | None = None
 
 
 class Engine(Protocol):
@@ -166,13 +168,31 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return round(ordered[index], 1)
 
 
-def aggregate(results: Sequence[ItemResult]) -> dict[str, float]:
-    """The metric table of shared/DESIGN.md over a set of item results."""
+def judge_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
+    """The judge's metrics: `judge_correctness` = share of items scoring >= 4 (abstention
+    rules in `Judge.judge`), `judge_score` = mean 1-5 score divided by 5 (so in [0.2, 1]),
+    `judge_faithfulness` = share of judged non-abstained answers the passages support,
+    `judge_errors` = number of items the judge failed on (left out of the other three)."""
+    verdicts = [r.judge for r in results if r.judge is not None]
+    scores = [v.score for v in verdicts if v.score is not None]
+    return {
+        "judge_correctness": _mean([float(v.correct) for v in verdicts if v.correct is not None]),
+        "judge_score": round(statistics.fmean(scores) / 5, 4) if scores else 0.0,
+        "judge_faithfulness": _mean(
+            [float(v.faithful) for v in verdicts if v.faithful is not None]
+        ),
+        "judge_errors": float(sum(v.error is not None for v in verdicts)),
+    }
+
+
+def aggregate(results: Sequence[ItemResult], judged: bool | None = None) -> dict[str, float]:
+    """The metric table of shared/DESIGN.md over a set of item results, plus the judge's
+    metrics when the items were judged (`judged=None`: when any item carries a verdict)."""
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     answered = [r for r in results if not r.abstained and r.error is None]
     cited = [(doc, r) for r in answerable for doc in r.cited_docs]
-    return {
+    metrics = {
         "hit_rate": _mean([float(r.hit) for r in answerable]),
         "mrr": _mean([r.reciprocal_rank for r in answerable]),
         "context_fact_recall": _mean([r.context_facts for r in answerable]),
@@ -188,6 +208,9 @@ def aggregate(results: Sequence[ItemResult]) -> dict[str, float]:
         "latency_p50_ms": _percentile([r.latency_ms for r in results], 0.5),
         "latency_p95_ms": _percentile([r.latency_ms for r in results], 0.95),
     }
+    if judged or (judged is None and any(r.judge is not None for r in results)):
+        metrics.update(judge_metrics(results))
+    return metrics
 
 
 def run(
@@ -195,8 +218,10 @@ def run(
     items: Sequence[GoldItem],
     k: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    judge: Judge | None = None,
 ) -> list[ItemResult]:
-    """Answer every item through the public API (history items through `chat`)."""
+    """Answer every item through the public API (history items through `chat`); with a
+    `judge`, every answer is also judged (an item whose answer failed scores 1)."""
     results = []
     for i, item in enumerate(items):
         started = time.perf_counter()
@@ -212,21 +237,29 @@ def run(
         except Exception as exc:  # noqa: BLE001 - one failing item must not stop the run
             error = f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
-        results.append(score_item(item, answer, latency, error))
+        result = score_item(item, answer, latency, error)
+        if judge is not None:
+            if answer is None:
+                result.judge = Verdict(score=1.0, correct=False, correctness_reason="no answer")
+            else:
+                result.judge = judge.judge(item.question, item.answer, item.answerable, answer)
+        results.append(result)
         if progress:
             progress(i + 1, len(items))
     return results
 
 
 def report(results: Sequence[ItemResult], config: dict[str, Any]) -> dict[str, Any]:
-    """The JSON report: overall metrics, metrics by type, and every item."""
+    """The JSON report: overall metrics, metrics by type, and every item (with the judge's
+    verdict when judged)."""
     types = sorted({r.type for r in results})
+    judged = any(r.judge is not None for r in results)
     return {
         "n": len(results),
         "config": config,
-        "metrics": aggregate(results),
-        "by_type": {t: aggregate([r for r in results if r.type == t]) for t in types},
-        "items": [r.model_dump() for r in results],
+        "metrics": aggregate(results, judged),
+        "by_type": {t: aggregate([r for r in results if r.type == t], judged) for t in types},
+        "items": [r.model_dump(exclude=None if judged else {"judge"}) for r in results],
     }
 
 
@@ -247,10 +280,16 @@ def failed_thresholds(
     return misses
 
 
+def metric_names(columns: Sequence[dict[str, float]]) -> list[str]:
+    """The metrics of the design contract, then extra ones (the judge's) every column has."""
+    extra = [m for m in JUDGE_METRICS if columns and all(m in c for c in columns)]
+    return [*METRICS, *extra]
+
+
 def markdown_table(columns: dict[str, dict[str, float]]) -> str:
     """Metrics as a Markdown table, one column per system."""
     names = list(columns)
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for metric in METRICS:
+    for metric in metric_names(list(columns.values())):
         lines.append(f"| {metric} | " + " | ".join(f"{columns[n][metric]:g}" for n in names) + " |")
     return "\n".join(lines) + "\n"

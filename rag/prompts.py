@@ -39,3 +39,70 @@ def passage_block(passages: list[Passage]) -> str:
 
 def user_prompt(question: str, passages: list[Passage]) -> str:
     return f"Passages:\n\n{passage_block(passages)}\n\nQuestion: {question}"
+
+
+# -- `rag eval --judge`: LLM-as-judge prompts, after llama-index's CorrectnessEvaluator and
+# FaithfulnessEvaluator (a score line then a reason line; a YES/NO line then a reason line).
+JUDGE_CORRECTNESS_SYSTEM = """You are an expert evaluation system for a question answering \
+chatbot.
+
+You are given the following information:
+- a user query,
+- a reference answer, and
+- a generated answer.
+
+Your job is to judge the relevance and correctness of the generated answer, using the \
+reference answer for reference. Output a single score that represents a holistic evaluation.
+You must return your response in a line with only the score.
+Do not return answers in any other format.
+On a separate line provide your reasoning for the score as well.
+
+Follow these guidelines for scoring:
+- Your score has to be between 1 and 5, where 1 is the worst and 5 is the best.
+- If the generated answer is not relevant to the user query, you should give a score of 1.
+- If the generated answer is relevant but contains mistakes, you should give a score between \
+2 and 3.
+- If the generated answer is relevant and fully correct, you should give a score between 4 \
+and 5.
+
+Example Response:
+4.0
+The generated answer has the exact same metrics as the reference answer, but it is not as \
+concise."""
+
+JUDGE_CORRECTNESS_USER = """## User Query
+{question}
+
+## Reference Answer
+{reference}
+
+## Generated Answer
+{answer}"""
+
+JUDGE_FAITHFULNESS = """Please tell if a given piece of information is supported by the context.
+You need to answer with either YES or NO, alone on the first line; on a second line, give \
+a one-sentence reason.
+Answer YES if any of the context supports the information, even if most of the context is \
+unrelated. Markers like [1] in the information name numbered context passages.
+Some examples are provided below.
+
+Information: Apple pie is generally double-crusted.
+Context: An apple pie is a fruit pie in which the principal filling ingredient is apples. \
+Apple pie is often served with whipped cream, ice cream ('apple pie à la mode'), custard or \
+cheddar cheese. It is generally double-crusted, with pastry both above and below the \
+filling; the upper crust may be solid or latticed (woven of crosswise strips).
+Answer: YES
+The context says apple pie is generally double-crusted.
+
+Information: Apple pies tastes bad.
+Context: An apple pie is a fruit pie in which the principal filling ingredient is apples. \
+Apple pie is often served with whipped cream, ice cream ('apple pie à la mode'), custard or \
+cheddar cheese. It is generally double-crusted, with pastry both above and below the \
+filling; the upper crust may be solid or latticed (woven of crosswise strips).
+Answer: NO
+The context says nothing about how apple pie tastes.
+
+Information: {answer}
+Context:
+{context}
+Answer: """

@@ -110,3 +110,38 @@ def test_an_empty_index_says_to_ingest(tmp_path: Path) -> None:
     result = run("ask", HEADLINE, data=tmp_path / "nothing")
     assert result.returncode == 1
     assert "run `rag ingest` first" in result.stderr
+
+
+def test_eval_baseline_prints_both_columns_and_skips_judging_without_a_key(
+    data: Path, tmp_path: Path
+) -> None:
+    gold = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
+    result = run(
+        "eval",
+        "--gold",
+        str(gold),
+        "--baseline",
+        "--judge",
+        "--limit",
+        "3",
+        "--json",
+        str(tmp_path / "out.json"),
+        "--markdown",
+        str(tmp_path / "out.md"),
+        data=data,
+        RAG_LLM="extractive",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "judging skipped: OPENAI_API_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+    header = next(line for line in result.stdout.splitlines() if "news-rag" in line)
+    assert "baseline" in header and "difference" in header
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["n"] == report["baseline"]["n"] == 3
+    assert report["baseline"]["config"]["k"] == 2
+    assert set(report["baseline"]["metrics"]) == set(report["metrics"])
+    assert "judge_correctness" not in report["metrics"] and "judge" not in report["config"]
+    assert all(len(item["retrieved_docs"]) <= 2 for item in report["baseline"]["items"])
+    markdown = (tmp_path / "out.md").read_text()
+    assert markdown.startswith("| metric | news-rag | baseline |")
+    assert "| answer_accuracy |" in markdown

@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InputError
-from rag.evaluate import GoldItem, aggregate, fact_found, failed_thresholds, load_gold, score_item
+from rag.evaluate import (
+    METRICS,
+    GoldItem,
+    aggregate,
+    fact_found,
+    failed_thresholds,
+    load_gold,
+    markdown_table,
+    report,
+    score_item,
+)
+from rag.judge import Verdict
 from rag.types import Answer, Citation, Passage
 
 
@@ -118,3 +129,36 @@ def test_the_shipped_gold_set_loads() -> None:
         "numeric",
         "unanswerable",
     }
+
+
+def test_judge_metrics_are_extra_keys_only_when_judged() -> None:
+    gold = item(facts=[["x"]], sources=["g"])
+    results = [score_item(gold, answer("x [1]", ["g"], ["g"]), 1.0) for _ in range(4)]
+    plain = report(results, {})
+    assert list(plain["metrics"]) == list(METRICS) and "judge" not in plain["items"][0]
+    verdicts = [
+        Verdict(score=5, correct=True, faithful=True),
+        Verdict(score=4, correct=True, faithful=False),
+        Verdict(score=2, correct=False, faithful=True),
+        Verdict(score=None, faithful=True, error="correctness: no 1-5 score"),
+    ]
+    for result, verdict in zip(results, verdicts, strict=True):
+        result.judge = verdict
+    judged = report(results, {})
+    metrics = judged["metrics"]
+    assert metrics["judge_correctness"] == pytest.approx(2 / 3, abs=1e-4)
+    assert metrics["judge_score"] == pytest.approx((5 + 4 + 2) / 3 / 5, abs=1e-4)
+    assert metrics["judge_faithfulness"] == 0.75
+    assert metrics["judge_errors"] == 1
+    assert set(judged["by_type"]["single"]) == set(metrics)
+    assert judged["items"][3]["judge"]["error"] == "correctness: no 1-5 score"
+
+
+def test_the_markdown_table_has_judge_rows_only_when_every_column_has_them() -> None:
+    base = aggregate([score_item(item("unanswerable"), answer("", [], [], True), 1.0)])
+    judged = base | {"judge_correctness": 1.0, "judge_score": 1.0}
+    judged |= {"judge_faithfulness": 0.5, "judge_errors": 0.0}
+    table = markdown_table({"news-rag": judged, "baseline": judged})
+    assert table.splitlines()[0] == "| metric | news-rag | baseline |"
+    assert "| judge_faithfulness | 0.5 | 0.5 |" in table
+    assert "judge_" not in markdown_table({"news-rag": judged, "baseline": base})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from rag.text import words
+from rag.text import STOPWORDS, normalise, words
 
 _NUMBER_WORDS = (
     r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
@@ -102,7 +102,7 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
     ),
     # Counts and amounts; a year is a date, not an answer to "how many".
     AnswerType.NUMBER: re.compile(
-        r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|"
+        r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|"
         r"ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b",
         re.I,
     ),
@@ -175,5 +175,23 @@ def has_type(sentence: str, kind: AnswerType, question: str) -> bool:
         return has_person(sentence, asked)
     if kind is AnswerType.NAME:
         return any(w.lower() not in asked for run in _capitalised_runs(sentence) for w in run)
-    found = (m.group(0) for m in _SENTENCE_PATTERNS[kind].finditer(sentence))
-    return any(not {w.lower() for w in words(f)} <= asked for f in found)
+    matches = [m for m in _SENTENCE_PATTERNS[kind].finditer(sentence)]
+    matches = [m for m in matches if not {w.lower() for w in words(m.group(0))} <= asked]
+    if kind is AnswerType.NUMBER and matches:
+        counted = _counted(question)
+        if counted:  # "how many sailors": a number that counts sailors, not any number
+            return any(_counts(sentence[m.end() :], counted) for m in matches)
+    return bool(matches)
+
+
+def _counted(question: str) -> set[str]:
+    """The words after "how many": what the number must count."""
+    match = re.search(r"\bhow many\s+(.*)", question, re.I)
+    if not match:
+        return set()
+    following = [w for w in words(match.group(1))[:2] if w.lower() not in STOPWORDS]
+    return {normalise(w) for w in following}
+
+
+def _counts(after_number: str, counted: set[str]) -> bool:
+    return any(normalise(w) in counted for w in words(after_number)[:3])

@@ -199,6 +199,8 @@ class ExtractiveComposer:
             for c in eligible
             if c.spoke == 1 and c.score >= self.speaker_floor * eligible[0].score
         ]
+        if asked.speaker and not any(asked.speaker <= c.terms for c in pool):
+            return []  # asked what someone said; the evidence never mentions them
         first = (spoken or eligible)[0]
         if asked.outcome and FUTURE.search(first.sentence.text):
             return []  # asked how something went; the articles were written before it happened

@@ -17,10 +17,14 @@ _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were
 _PART_SPLIT = re.compile(
     rf",?\s+(?:and|while|but)\s+(?={_AUX}\b)|\s+compared? (?:with|to)\s+|;\s*", re.I
 )
+# "what did X say", "how did X describe": X is one to three words, "the British side".
+_WHO = r"((?:the )?[\w'’.-]+(?: (?!and\b)[\w'’.-]+){0,2}?)"
 _SPEECH_QUESTION = re.compile(
-    r"\b(?:what|how) (?:did|does|do|had|has|have|would|will) (?P<who>[\w' .-]+?) "
-    r"(?:say|said|tell|told|call|think|describe|warn|announce|claim|write|reply|answer|respond|"
-    r"promise|propose|offer|ask|want|urge|react|characteri[sz]e|accuse|suggest)\b",
+    rf"\bwhat (?:did|does|do|had|has|have|would|will) {_WHO} "
+    r"(?:say|said|tell|told|call|think|warn|announce|claim|write|reply|answer|promise|propose|"
+    r"ask|urge|accuse|suggest)\b"
+    rf"|\bhow (?:did|does|do|had|has|would) {_WHO} "
+    r"(?:describe|react|respond|reply|characteri[sz]e|call)\b",
     re.I,
 )
 _SPEECH_VERBS = frozenset(
@@ -77,6 +81,10 @@ def _content(text: str, correct: Callable[[str], str | None]) -> frozenset[str]:
     return frozenset(normalise(correct(w) or w) for w in words(text) if w.lower() not in STOPWORDS)
 
 
+def _who(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group)
+
+
 def speech(sentence: str, speaker: frozenset[str]) -> float:
     """For "what did X say": 1 if the sentence reports X's words (X within a few words of a
     speech verb: "Lavrov said", "said Lavrov", "according to Lavrov"), 0.5 if it reports
@@ -118,7 +126,7 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
         carried=carried,
         parts=parts,
         years=years,
-        speaker=_content(speech.group("who"), correct) if speech else frozenset(),
+        speaker=_content(_who(speech), correct) if speech else frozenset(),
         topic=_content(about.group("topic"), correct) if speech and about else frozenset(),
         wanted=expected_type(own),
         outcome=bool(_OUTCOME.search(own)),

@@ -204,9 +204,6 @@ class ExtractiveComposer:
         first = (spoken or eligible)[0]
         if asked.outcome and FUTURE.search(first.sentence.text):
             return []  # asked how something went; the articles were written before it happened
-        after = self._next(first, pool)
-        if after is not None and _CONTINUES.match(after.sentence.text):
-            return [first, after]  # "He added ..." continues the chosen sentence
         return [first]
 
     @staticmethod
@@ -268,7 +265,12 @@ class ExtractiveComposer:
         parts = self._part_answers(pool, asked, lexical, first)
         if parts is None:
             return ABSTENTION
-        chosen = opening + [c for c in parts if c not in opening]
+        chosen: list[Candidate] = []
+        for c in opening + parts:
+            after = self._next(c, pool)
+            # "He added ...": a sentence that leans on a chosen one comes with it.
+            leaning = after if after is not None and _CONTINUES.match(after.sentence.text) else None
+            chosen += [o for o in (c, leaning) if o is not None and o not in chosen]
         chosen = chosen[: self.max_sentences]
         used = sum(c.n_words for c in chosen)
         covered = set().union(*(c.terms for c in chosen))

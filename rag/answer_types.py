@@ -129,8 +129,14 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
 REQUIRED = frozenset({AnswerType.DURATION, AnswerType.NUMBER, AnswerType.DATE, AnswerType.PERSON})
 
 
+# "Who is Juan Guaido?" asks for a description of a named person, not for a name.
+_DEFINITION = re.compile(r"^\s*[Ww]ho(?:'s|’s| is| was| are| were)\s+[A-Z]")
+
+
 def expected_type(question: str) -> AnswerType | None:
     """The kind of answer the question asks for, if it is one we can recognise."""
+    if _DEFINITION.match(question):
+        return None
     for kind, pattern in _QUESTION_PATTERNS:
         if pattern.search(question):
             return kind

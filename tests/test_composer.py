@@ -21,6 +21,8 @@ from tests.test_engine import check_quotes
         ("What is the speed of the missile?", AnswerType.NUMBER),
         ("Which Russian expert said that?", AnswerType.PERSON),
         ("what did the president say", None),
+        ("Who is Juan Guaido?", None),
+        ("Who was the president then?", AnswerType.PERSON),
         ("Which British newspaper reported it?", AnswerType.NAME),
         ("Where did they meet?", AnswerType.PLACE),
         ("Why did he cancel?", AnswerType.REASON),
@@ -70,6 +72,7 @@ def test_speech_belongs_to_the_speaker_near_the_verb() -> None:
         ("What did Pompeo tell Russia about the 2020 election?", "interfere"),
         ("Where was the 2019 G20 summit to be held?", "Osaka"),
         ("Who is Russia's foreign minister?", "Lavrov"),
+        ("Who is Juan Guaido?", "opposition leader"),
     ],
 )
 def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: str) -> None:

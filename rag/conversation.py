@@ -59,6 +59,12 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
     return f"{question.rstrip()} {_CONTEXT_OPEN}{' '.join(carried)}]" if carried else question
 
 
+def plain(question: str) -> str:
+    """A condensed question as words to search for, without the context marker."""
+    own, carried = split_context(question)
+    return f"{own} {carried}".strip()
+
+
 def split_context(question: str) -> tuple[str, str]:
     """A condensed question's own words and the words carried from earlier turns."""
     own, marker, carried = question.partition(f" {_CONTEXT_OPEN}")

@@ -29,7 +29,11 @@ from rag.types import Passage
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
 TOPIC_WEIGHT = 2.0  # "what did May say about Russia": "Russia" is what the answer must address
 # A sentence opening with one of these continues the one before it.
-_CONTINUES = re.compile(r"^\W*(?:he|she|they|it|his|her|their|this|that|these|those)\b", re.I)
+_CONTINUES = re.compile(
+    r"^\W*(?:he|she|they|it|his|her|their|this|that|these|those)\b"
+    r"|^\W*[“\"][^”\"]+[”\"]\W*(?:\w+\W+){0,2}(?:said|says|told|added|stressed|noted)\b",
+    re.I,
+)  # or a quotation attributed after the fact: "“... remains real,” said the head of ..."
 
 
 @dataclass(eq=False)

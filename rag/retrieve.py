@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
@@ -93,7 +94,7 @@ class QueryAnalysis:
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
     analysis = QueryAnalysis(question=question, terms=[])
-    for word in words(question):
+    for word in words(plain(question)):
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
             continue
@@ -148,14 +149,14 @@ class HybridRetriever:
     def wrap(self, question: str, passages: list[Passage]) -> Retrieval:
         """A `Retrieval` around passages that came from elsewhere."""
         analysis = analyse(question, self.indexer.lexical())
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed([plain(question)])[0]
         return Retrieval(passages=passages, analysis=analysis, query_vector=vector)
 
     def retrieve(self, question: str, k: int, dates: DateRange | None = None) -> Retrieval:
         dates = dates or DateRange()
         lexical = self.indexer.lexical()
         analysis = analyse(question, lexical)
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed([plain(question)])[0]
         n = min(max(self.candidates, 4 * k), len(lexical.records))
 
         fused: dict[str, float] = {}

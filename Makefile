@@ -34,7 +34,7 @@ test: lint
 GATE_ENV := RAG_DATA_DIR=.rag-eval RAG_CORPUS_DIR=seeds RAG_CHROMA_URL= RAG_LLM=extractive \
 	RAG_EMBED=local RAG_TOP_K=5 OPENAI_API_KEY=
 GATE := --min-hit-rate 1.0 --min-mrr 0.85 --min-context-fact-recall 0.97 \
-	--min-answer-accuracy 0.69 --min-key-fact-recall 0.73 --min-citation-precision 0.8 \
+	--min-answer-accuracy 0.71 --min-key-fact-recall 0.75 --min-citation-precision 0.78 \
 	--min-cited-answer-rate 1.0 --min-abstention-recall 0.6 --max-false-abstention-rate 0.05 \
 	--max-answer-words-median 60
 

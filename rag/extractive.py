@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import FUTURE, Focus, Part, focus, signals, years_in
+from rag.question import FUTURE, Focus, Part, signals, years_in
 from rag.retrieve import Retrieval, analyse
 from rag.text import terms, words
 from rag.types import Passage
@@ -237,30 +238,35 @@ class ExtractiveComposer:
             fitting = [c for c in pool if fits_years(c, part.years)]
             if not fitting:
                 return None
-            best = max(fitting, key=lambda c: self._part_score(c, part, vector, lexical))
+            score = self._part_scorer(part, vector, lexical)
+            best = max(fitting, key=score)
             if best is not first and best not in picked:
                 picked.append(best)
         return picked
 
-    def _part_score(
-        self, c: Candidate, part: Part, vector: np.ndarray, lexical: LexicalIndex
-    ) -> float:
-        wanted = set(analyse(part.text, lexical).terms)
-        total = sum(lexical.idf(t) for t in wanted)
-        overlap = sum(lexical.idf(t) for t in wanted & c.terms) / total if total else 0.0
+    def _part_scorer(
+        self, part: Part, vector: np.ndarray, lexical: LexicalIndex
+    ) -> Callable[[Candidate], float]:
+        """How well a sentence answers one part: meaning, the part's words, its answer type."""
+        weights = {t: lexical.idf(t) for t in analyse(part.text, lexical).terms}
+        total = sum(weights.values())
         kind = expected_type(part.text)
-        typed = kind is not None and has_type(c.sentence.text, kind, part.text)
-        meaning = float(c.vector @ vector)
-        return (
-            self.semantic_weight * meaning
-            + (1 - self.semantic_weight) * overlap
-            + self.type_bonus * typed
-        )
+
+        def score(c: Candidate) -> float:
+            overlap = sum(w for t, w in weights.items() if t in c.terms) / total if total else 0.0
+            typed = kind is not None and has_type(c.sentence.text, kind, part.text)
+            return (
+                self.semantic_weight * float(c.vector @ vector)
+                + (1 - self.semantic_weight) * overlap
+                + self.type_bonus * typed
+            )
+
+        return score
 
     def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
         if retrieval.analysis.unknown_entities or not retrieval.passages:
             return ABSTENTION
-        asked = focus(retrieval.analysis.question, lexical.correct)
+        asked = retrieval.analysis.focus
         pool = [c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)]
         opening = self._opening(pool, asked)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:

@@ -14,7 +14,7 @@ from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
 from rag.lexical import LexicalIndex
-from rag.question import focus, signals, years_in
+from rag.question import Focus, focus, signals, years_in
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.types import Passage
@@ -87,13 +87,14 @@ class QueryAnalysis:
 
     question: str
     terms: list[str]
+    focus: Focus
     entities: list[str] = field(default_factory=list)
     unknown_entities: list[str] = field(default_factory=list)
 
 
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
-    analysis = QueryAnalysis(question=question, terms=[])
+    analysis = QueryAnalysis(question=question, terms=[], focus=focus(question, lexical.correct))
     for word in words(plain(question)):
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
@@ -193,7 +194,7 @@ class HybridRetriever:
         if not fused:
             return []
         lexical = self.indexer.lexical()
-        asked = focus(analysis.question, lexical.correct)
+        asked = analysis.focus
         question_terms = set(analysis.terms)
         total = sum(lexical.idf(t) for t in question_terms) or 1.0
         spans = [

@@ -352,6 +352,17 @@ class FakeOpenAIServer:
     ) -> None:
         self.stop()
 
+    def endpoint(self, **values: object) -> dict[str, object]:
+        """Settings fields that point an engine at this server (no retries), plus `values`."""
+        fields: dict[str, object] = {
+            "OPENAI_API_KEY": self.api_key,
+            "OPENAI_BASE_URL": self.base_url,
+            "RAG_LLM_MODEL": "fake-model",
+            "RAG_LLM_RETRIES": 0,
+        }
+        fields.update(values)
+        return fields
+
     # -- scripting ----------------------------------------------------------
     def script(
         self,

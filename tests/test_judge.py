@@ -55,15 +55,7 @@ def keyed(server: FakeOpenAIServer, seeded_dir: Path, embedder: LocalEmbedder) -
     """An extractive engine whose settings also name an endpoint (the judge's)."""
     server.reset()
     return RagEngine(
-        settings(
-            seeded_dir,
-            RAG_LLM="extractive",
-            OPENAI_API_KEY=server.api_key,
-            OPENAI_BASE_URL=server.base_url,
-            RAG_LLM_MODEL="fake-model",
-            RAG_LLM_TIMEOUT=5,
-            RAG_LLM_RETRIES=0,
-        ),
+        settings(seeded_dir, **server.endpoint(RAG_LLM="extractive", RAG_LLM_TIMEOUT=5)),
         embedder=embedder,
     )
 

@@ -35,15 +35,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 def llm_engine(server: FakeOpenAIServer, seeded_dir: Path, embedder: LocalEmbedder) -> RagEngine:
     server.reset()
     return RagEngine(
-        settings(
-            seeded_dir,
-            RAG_LLM="auto",
-            OPENAI_API_KEY=server.api_key,
-            OPENAI_BASE_URL=server.base_url,
-            RAG_LLM_MODEL="fake-model",
-            RAG_LLM_TIMEOUT=2,
-            RAG_LLM_RETRIES=0,
-        ),
+        settings(seeded_dir, **server.endpoint(RAG_LLM="auto", RAG_LLM_TIMEOUT=2)),
         embedder=embedder,
     )
 
@@ -209,14 +201,7 @@ def test_openai_embeddings_build_an_index_that_other_models_refuse(
     server.reset()
     data = tmp_path / "openai-index"
     engine = RagEngine(
-        settings(
-            data,
-            RAG_EMBED="openai",
-            RAG_EMBED_MODEL="fake-embed",
-            OPENAI_API_KEY=server.api_key,
-            OPENAI_BASE_URL=server.base_url,
-            RAG_LLM_RETRIES=0,
-        )
+        settings(data, **server.endpoint(RAG_EMBED="openai", RAG_EMBED_MODEL="fake-embed"))
     )
     report = engine.ingest([SEEDS])
     assert report.added == 5 and report.embedded == report.chunks

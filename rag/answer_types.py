@@ -33,8 +33,13 @@ _PERSON_ROLES = (
     r"advisor|general|commander|judge|lawyer|investigator|prosecutor|chancellor|premier|mayor)"
 )
 _THING_NOUNS = (
-    r"(?:newspaper|paper|outlet|agency|country|countries|city|cities|town|treaty|agreement|"
+    r"(?:country|countries|city|cities|town|treaty|agreement|"
     r"organisation|organization|party|company|missile|weapon|summit|resort|port|region)"
+)
+# News media: "which newspaper reported it" wants the outlet.
+_MEDIA_NOUNS = (
+    r"(?:newspapers?|papers?|outlets?|publications?|(?:news )?agenc(?:y|ies)|broadcasters?|"
+    r"channels?|magazines?|media|websites?|tabloids?|dailies|daily)"
 )
 # Up to two adjectives between "which" and its noun ("which Russian expert"), not a verb.
 _MODIFIERS = r"(?: (?!(?:did|does|do|is|was|were|has|had|will|would|can|could)\b)[\w-]+){0,2}"
@@ -56,6 +61,8 @@ class AnswerType(Enum):
     NUMBER = "number"
     DATE = "date"
     PERSON = "person"
+    MEDIUM = "medium"  # the newspaper, agency or channel that reported something
+    ORIGIN = "origin"  # whose idea or initiative something was
     NAME = "name"
     PLACE = "place"
     REASON = "reason"
@@ -79,6 +86,23 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
         re.compile(
             r"^\s*when\b|\bwhen (?:did|was|were|is|will|does|do|had|has)\b"
             r"|\b(?:what|which) (?:date|day|year|month)\b|\bon what (?:date|day)\b",
+            re.I,
+        ),
+    ),
+    (
+        AnswerType.MEDIUM,
+        re.compile(
+            rf"\b(?:which|what){_MODIFIERS} {_MEDIA_NOUNS}\b|\bwho (?:reported|broke|published)\b"
+            r"|\baccording to (?:which|what|whom)\b",
+            re.I,
+        ),
+    ),
+    (
+        AnswerType.ORIGIN,
+        re.compile(
+            r"\b(?:at )?whose (?:idea|initiative|proposal|suggestion|request|invitation|plan)\b"
+            r"|\bwho (?:proposed|suggested|initiated|requested|asked for|invited|came up with)\b"
+            r"|\bwho (?:was|is) behind\b|\bon whose (?:initiative|request|invitation)\b",
             re.I,
         ),
     ),
@@ -118,6 +142,22 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.PLACE: re.compile(
         r"\b(?:[Ii]n|[Aa]t|[Tt]o|[Ff]rom|[Nn]ear)\s+(?:the\s+)?(?:[A-Z][\w-]*\s+){0,3}[A-Z][\w-]+"
     ),
+    # An outlet named as the source: "reports The Times", "told RT", "according to Reuters".
+    AnswerType.MEDIUM: re.compile(
+        r"\b(?:[Rr]eport(?:s|ed)?(?: by)?|[Ww]rites|[Ww]rote|[Cc]iting|[Cc]ited by|[Pp]ublished by)"
+        r"\s+(?:the\s+)?[A-Z][\w.&-]*"
+        # a person can be "told" too: only "the Times" or an acronym such as RT or BBC
+        r"|\b(?:[Tt]old|[Aa]ccording to|[Qq]uoted by|[Ss]aid on)\s+"
+        r"(?:the\s+[A-Z][\w.&-]*|[A-Z]{2,}\b)"
+        r"|\b[A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*){0,2}\s+(?:reported|reports|newspaper|news agency)\b"
+        r"|\b(?:newspaper|news agency|broadcaster|tabloid|magazine)\b"
+    ),
+    # Whose idea: "at Britain's initiative", "proposed by", "at the request of".
+    AnswerType.ORIGIN: re.compile(
+        r"\b(?:initiative|idea|propos(?:al|ed|es)|suggest(?:ion|ed|s)|request(?:ed)?|invit(?:ation|ed)|"
+        r"behest|instigation|initiated|brainchild)\b",
+        re.I,
+    ),
     AnswerType.REASON: re.compile(
         r"\b(?:because|since|due to|owing to|in order to|so as to|so that|as a result|"
         r"reason|in a bid to|aimed at|to instead|in response to|amid|over)\b",
@@ -125,8 +165,17 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
     ),
 }
 
-# Types the evidence must contain for an answer; REASON only guides the choice of sentence.
-REQUIRED = frozenset({AnswerType.DURATION, AnswerType.NUMBER, AnswerType.DATE, AnswerType.PERSON})
+# Types the evidence must contain for an answer; NAME, PLACE and REASON only guide the choice.
+REQUIRED = frozenset(
+    {
+        AnswerType.DURATION,
+        AnswerType.NUMBER,
+        AnswerType.DATE,
+        AnswerType.PERSON,
+        AnswerType.MEDIUM,
+        AnswerType.ORIGIN,
+    }
+)
 
 
 # "Who is Juan Guaido?" asks for a description of a named person, not for a name.

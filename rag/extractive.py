@@ -22,7 +22,7 @@ from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import FUTURE, Focus, Part, signals, years_in
+from rag.question import FUTURE, Focus, Part, mentions, signals, weekdays, years_in
 from rag.retrieve import Retrieval, analyse
 from rag.text import terms, words
 from rag.types import Passage
@@ -88,7 +88,8 @@ class ExtractiveComposer:
         min_similarity: float = 0.2,
         keep_ratio: float = 0.9,
         gain_ratio: float = 0.8,
-        type_floor: float = 0.7,
+        type_floor: float = 0.65,
+        type_meaning_floor: float = 0.6,
         speaker_floor: float = 0.55,
         semantic_weight: float = 0.5,
         type_bonus: float = 0.15,
@@ -102,6 +103,7 @@ class ExtractiveComposer:
         self.keep_ratio = keep_ratio
         self.gain_ratio = gain_ratio
         self.type_floor = type_floor
+        self.type_meaning_floor = type_meaning_floor
         self.speaker_floor = speaker_floor
         self.semantic_weight = semantic_weight
         self.type_bonus = type_bonus
@@ -191,7 +193,14 @@ class ExtractiveComposer:
             return []  # the evidence shares words with the question but is about else
         eligible = pool
         if asked.wanted in REQUIRED:
-            eligible = [c for c in pool if c.typed and c.score >= self.type_floor * pool[0].score]
+            closest = max(c.semantic for c in pool)
+            eligible = [
+                c
+                for c in pool
+                if c.typed
+                and c.score >= self.type_floor * pool[0].score
+                and c.semantic >= self.type_meaning_floor * closest
+            ]
             if not eligible:
                 # The best sentence may set the scene for the answer in the next one
                 # ("Experts said ..." followed by the expert's name).
@@ -199,17 +208,32 @@ class ExtractiveComposer:
                 if after is None or not after.typed or after.score < 0.5 * pool[0].score:
                     return []
                 return [pool[0], after]
+        if asked.speaker and not any(asked.speaker <= c.terms for c in pool):
+            return []  # asked what someone said; the evidence never mentions them
+        if asked.named_topic:
+            # "What did May say about China": May's words that touch China, or nothing.
+            eligible = [c for c in eligible if self._speaks_on(c, pool, asked)]
+            if not eligible:
+                return []
         spoken = [
             c
             for c in eligible
             if c.spoke == 1 and c.score >= self.speaker_floor * eligible[0].score
         ]
-        if asked.speaker and not any(asked.speaker <= c.terms for c in pool):
-            return []  # asked what someone said; the evidence never mentions them
         first = (spoken or eligible)[0]
         if asked.outcome and FUTURE.search(first.sentence.text):
             return []  # asked how something went; the articles were written before it happened
         return [first]
+
+    def _speaks_on(self, c: Candidate, pool: list[Candidate], asked: Focus) -> bool:
+        """The sentence reports the asked speaker's words and it, or the sentence leaning on
+        it, names the asked topic."""
+        if c.spoke != 1:
+            return False
+        after = self._next(c, pool)
+        if after is not None and _CONTINUES.match(after.sentence.text):
+            return mentions(c.terms | after.terms, asked.named_topic)
+        return mentions(c.terms, asked.named_topic)
 
     @staticmethod
     def _next(c: Candidate, pool: list[Candidate]) -> Candidate | None:
@@ -268,6 +292,9 @@ class ExtractiveComposer:
             return ABSTENTION
         asked = retrieval.analysis.focus
         pool = [c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)]
+        if asked.days:
+            # "on Monday": the sentences that name the day, when the evidence has any.
+            pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
         opening = self._opening(pool, asked)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
             return ABSTENTION

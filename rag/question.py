@@ -27,8 +27,25 @@ _SPEECH_QUESTION = re.compile(
     r"(?:describe|react|respond|reply|characteri[sz]e|call)\b",
     re.I,
 )
+# "what did Putin do": the answer is something Putin did.
+_DEED_QUESTION = re.compile(
+    rf"\bwhat (?:did|does|do|has|have|had|will|would) {_WHO} (?:do|done|doing)\b"
+    rf"|\bwhat (?:was|is|were|are) {_WHO} doing\b",
+    re.I,
+)
+# Words that may stand between a doer and the verb: "Putin also tasked", "Lavrov has said".
+_BEFORE_VERB = frozenset(
+    "also then has had have later again reportedly personally himself herself still "
+    "first".split()
+)
+_IRREGULAR_PAST = frozenset(
+    "met made took gave went saw held spoke sent put set led won ran began brought thought "
+    "became came left got told said sought paid kept struck threw drew wrote rode flew "
+    "fought".split()
+)
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _SPEECH_VERBS = frozenset(
-    "said says say saying told tells called calling calls described describing warned urged "
+    "said says say saying told tells call called calling calls described describing warned urged "
     "stressed noted added stated announced accused insisted according declared remarked asked "
     "replied explained commented argued suggested vowed promised confirmed denied expressed "
     "referred dismissed labelled labeled slammed praised".split()
@@ -69,6 +86,9 @@ class Focus:
     years: frozenset[int]
     speaker: frozenset[str]
     topic: frozenset[str]
+    named_topic: frozenset[str]  # the topic when it is only names ("about China"), else empty
+    deeds: bool  # asks what the speaker did ("what did Putin do"), not what they said
+    days: frozenset[str]  # weekdays the question names: "on Monday"
     wanted: AnswerType | None
     outcome: bool  # asks how something turned out
 
@@ -79,6 +99,14 @@ def years_in(text: str) -> frozenset[int]:
 
 def _content(text: str, correct: Callable[[str], str | None]) -> frozenset[str]:
     return frozenset(normalise(correct(w) or w) for w in words(text) if w.lower() not in STOPWORDS)
+
+
+def mentions(terms: frozenset[str], names: frozenset[str]) -> bool:
+    """Any of the names among the terms, also as its adjective ("China": "Chinese")."""
+    return any(
+        name in terms or (len(name) >= 5 and any(t.startswith(name[:-1]) for t in terms))
+        for name in names
+    )
 
 
 def _who(match: re.Match[str]) -> str:
@@ -100,15 +128,38 @@ def speech(sentence: str, speaker: frozenset[str]) -> float:
     return 0.5 if verbs else 0.0
 
 
+def acts(sentence: str, doer: frozenset[str]) -> float:
+    """For "what did X do": 1 if X is the subject of a verb in the sentence ("Putin also
+    tasked", "Putin hosts"), else 0."""
+    if not doer:
+        return 0.0
+    tokens = words(sentence)
+    for i, token in enumerate(tokens[:-1]):
+        if normalise(token) not in doer:
+            continue
+        following = [w for w in tokens[i + 1 : i + 4] if w.lower() not in _BEFORE_VERB]
+        verb = following[0].lower() if following else ""
+        if verb in _IRREGULAR_PAST or (
+            following and following[0].islower() and len(verb) > 3 and verb.endswith(("ed", "s"))
+        ):
+            return 1.0
+    return 0.0
+
+
+def weekdays(text: str) -> frozenset[str]:
+    return frozenset(day.lower() for day in _WEEKDAY.findall(text))
+
+
 @dataclass(frozen=True)
 class Signals:
     typed: bool  # holds the kind of answer asked for
-    speech: float  # see `speech`
+    speech: float  # the asked person's words (`speech`) or deeds (`acts`)
 
 
 def signals(sentence: str, asked: Focus) -> Signals:
     typed = asked.wanted is not None and has_type(sentence, asked.wanted, asked.own)
-    return Signals(typed=typed, speech=speech(sentence, asked.speaker))
+    person = acts if asked.deeds else speech
+    return Signals(typed=typed, speech=person(sentence, asked.speaker))
 
 
 def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) -> Focus:
@@ -117,8 +168,12 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
     years = years_in(own)
     texts = [t.strip() for t in _PART_SPLIT.split(own) if t and len(words(t)) >= 2]
     parts = [Part(t, years_in(t)) for t in texts] or [Part(own, years)]
+    deed = _DEED_QUESTION.search(own)
     speech = _SPEECH_QUESTION.search(own)
-    about = _ABOUT.search(own)
+    about = _ABOUT.search(own) if speech else None
+    topic = _content(about.group("topic"), correct) if about else frozenset()
+    names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
+    named = _content(" ".join(names), correct)
     if len(parts) == 1 and len(years) > 1:
         parts = [Part(own, frozenset({y})) for y in sorted(years)]
     return Focus(
@@ -126,8 +181,11 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
         carried=carried,
         parts=parts,
         years=years,
-        speaker=_content(_who(speech), correct) if speech else frozenset(),
-        topic=_content(about.group("topic"), correct) if speech and about else frozenset(),
+        speaker=_content(_who(speech or deed), correct) if speech or deed else frozenset(),
+        topic=topic,
+        named_topic=named if named == topic else frozenset(),
+        deeds=bool(deed) and not speech,
+        days=weekdays(own),
         wanted=expected_type(own),
         outcome=bool(_OUTCOME.search(own)),
     )

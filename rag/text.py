@@ -18,7 +18,7 @@ STOPWORDS = frozenset(
     it its itself just me more most my myself no nor not now of off on once only or other our
     ours ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why with would you your yours yourself yourselves
+    what when where which while who whom whose why with would you your yours yourself yourselves
     tell told say said says saying""".split()
 )
 

@@ -10,7 +10,7 @@ import pytest
 
 from rag import RagEngine
 from rag.answer_types import AnswerType, expected_type, has_person, has_type
-from rag.question import focus, speech
+from rag.question import acts, focus, speech
 from tests.test_engine import check_quotes
 
 
@@ -23,7 +23,9 @@ from tests.test_engine import check_quotes
         ("what did the president say", None),
         ("Who is Juan Guaido?", None),
         ("Who was the president then?", AnswerType.PERSON),
-        ("Which British newspaper reported it?", AnswerType.NAME),
+        ("Which British newspaper reported it?", AnswerType.MEDIUM),
+        ("At whose initiative did the call take place?", AnswerType.ORIGIN),
+        ("Which treaty did they sign?", AnswerType.NAME),
         ("Where did they meet?", AnswerType.PLACE),
         ("Why did he cancel?", AnswerType.REASON),
         ("On what date did she take office?", AnswerType.DATE),
@@ -45,6 +47,11 @@ def test_sentences_hold_the_kind_of_answer_or_not() -> None:
     assert has_person("His spokesman Dmitry Peskov denied it.", set())
     assert not has_person("The UK will send a delegation to the Russian port.", set())
     assert has_type("They met in the Chinese Hangzhou.", AnswerType.PLACE, "Where?")
+    assert has_type("Talks are over, reports The Guardian.", AnswerType.MEDIUM, "Which paper?")
+    assert has_type("He told RT on Monday.", AnswerType.MEDIUM, "Which channel?")
+    assert not has_type("He told Putin on Monday.", AnswerType.MEDIUM, "Which channel did he tell?")
+    assert has_type("It was held at Britain's initiative.", AnswerType.ORIGIN, "Whose idea?")
+    assert not has_type("It was held in Britain.", AnswerType.ORIGIN, "Whose idea was it?")
 
 
 def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
@@ -56,6 +63,10 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     assert len(focus("How did the story change between 2016 and 2019?").parts) == 2
     assert focus("How did the summit go?").outcome
     assert not focus("Where did they say they would meet?").outcome
+    assert focus("What did May say about China?").named_topic == {"china"}
+    assert focus("What did May say about relations with China?").named_topic == set()
+    did = focus("What did Putin do on the Monday before the talks?")
+    assert did.deeds and did.speaker == {"putin"} and did.days == {"monday"}
 
 
 def test_speech_belongs_to_the_speaker_near_the_verb() -> None:
@@ -63,6 +74,14 @@ def test_speech_belongs_to_the_speaker_near_the_verb() -> None:
     assert speech("Lavrov said Russia was ready.", lavrov) == 1.0
     assert speech("After talks with Lavrov on Tuesday, Pompeo said more.", lavrov) == 0.5
     assert speech("Lavrov met Pompeo.", lavrov) == 0.0
+
+
+def test_deeds_belong_to_the_subject_of_a_verb() -> None:
+    putin = frozenset({"putin"})
+    assert acts("At a meeting, Putin also tasked his generals.", putin) == 1.0
+    assert acts("President Vladimir Putin hosts Mike Pompeo.", putin) == 1.0
+    assert acts("Trump said he will meet Putin on the sidelines.", putin) == 0.0
+    assert acts("Talks with Putin and Lavrov lasted two hours.", putin) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -73,6 +92,9 @@ def test_speech_belongs_to_the_speaker_near_the_verb() -> None:
         ("Where was the 2019 G20 summit to be held?", "Osaka"),
         ("Who is Russia's foreign minister?", "Lavrov"),
         ("Who is Juan Guaido?", "opposition leader"),
+        ("Which outlet did political commentator John Wight speak to?", "RT"),
+        ("What did Peskov say about Iran?", "maximum pressure"),
+        ("What did Trump do on Monday?", "summit"),
     ],
 )
 def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: str) -> None:
@@ -89,6 +111,10 @@ def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: s
         "What did Lavrov say in 2016?",  # Lavrov appears only in the 2019 articles
         "What was the outcome of the G20 summit in Osaka?",  # after the articles were written
         "How many people attended the convoy ceremony in Arkhangelsk?",
+        "What did Lavrov say about China?",  # China comes up, but not in Lavrov's words
+        "What did Pompeo say about Iran?",  # others speak of Iran
+        "Which news agency reported the Kremlin statement?",  # no outlet is named for it
+        "At whose initiative did Pompeo visit Sochi?",
     ],
 )
 def test_near_topic_questions_the_articles_cannot_answer_abstain(

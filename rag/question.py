@@ -170,6 +170,7 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
     parts = [Part(t, years_in(t)) for t in texts] or [Part(own, years)]
     deed = _DEED_QUESTION.search(own)
     speech = _SPEECH_QUESTION.search(own)
+    person = speech or deed
     about = _ABOUT.search(own) if speech else None
     topic = _content(about.group("topic"), correct) if about else frozenset()
     names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
@@ -181,7 +182,7 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
         carried=carried,
         parts=parts,
         years=years,
-        speaker=_content(_who(speech or deed), correct) if speech or deed else frozenset(),
+        speaker=_content(_who(person), correct) if person else frozenset(),
         topic=topic,
         named_topic=named if named == topic else frozenset(),
         deeds=bool(deed) and not speech,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from rag.text import STOPWORDS, normalise, words
+from rag.text import STOPWORDS, normalise, word_matches, words
 
 _NUMBER_WORDS = (
     r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
@@ -193,11 +193,19 @@ def expected_type(question: str) -> AnswerType | None:
 
 
 def _capitalised_runs(sentence: str) -> list[list[str]]:
-    """Runs of consecutive capitalised words after the sentence's first word."""
+    """Runs of capitalised words after the sentence's first word, joined by spaces only:
+    "Dmitry Peskov" is one run, "Osaka, Japan" two."""
     runs: list[list[str]] = []
     current: list[str] = []
-    for i, word in enumerate(words(sentence)):
+    previous_end = -1
+    for i, match in enumerate(word_matches(sentence)):
+        word = match.group()
+        joined = sentence[previous_end : match.start()].isspace()
+        previous_end = match.end()
         if i > 0 and word[0].isupper():
+            if current and not joined:
+                runs.append(current)
+                current = []
             current.append(word)
             continue
         if current:

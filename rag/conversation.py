@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rag.errors import InputError
 from rag.llm import ChatClient
-from rag.prompts import CONDENSE_PROMPT
+from rag.prompts import ABSTAIN_PHRASE, CONDENSE_PROMPT
 from rag.text import STOPWORDS, words
 
 Message = dict[str, str]
@@ -23,6 +23,8 @@ _LEANS_ON_CONTEXT = re.compile(
 # How `condense_heuristic` marks words carried from earlier turns (weighed less than the
 # question's own words when answering).
 _CONTEXT_OPEN = "[context: "
+_CITATION_MARK = re.compile(r"\[\d+\]")
+MAX_REPLY_WORDS = 25  # of the last answer; its opening names what it was about
 
 
 def split_history(messages: Sequence[Message]) -> tuple[list[Message], str]:
@@ -42,13 +44,19 @@ def split_history(messages: Sequence[Message]) -> tuple[list[Message], str]:
 
 
 def condense_heuristic(history: Sequence[Message], question: str) -> str:
-    """Carry the earlier question's topic words into a question that leans on it."""
+    """Carry the topic words of the last exchange (the earlier question, then the answer it
+    got: "they" may be who the answer was about) into a question that leans on it."""
     earlier = [m["content"] for m in history if m["role"] == "user"]
     if not earlier or not _LEANS_ON_CONTEXT.search(question):
         return question
+    last = history[-1]
+    reply = last["content"] if last["role"] == "assistant" else ""
+    if reply.startswith(ABSTAIN_PHRASE):
+        reply = ""  # nothing was found: the question alone says what the talk is about
+    reply = _CITATION_MARK.sub("", reply)
     present = {w.lower() for w in words(question)}
     carried: list[str] = []
-    for word in words(earlier[-1]):
+    for word in words(earlier[-1]) + words(reply)[:MAX_REPLY_WORDS]:
         lower = word.lower()
         if (
             lower not in STOPWORDS

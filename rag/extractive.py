@@ -22,9 +22,18 @@ from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import FUTURE, Focus, Part, mentions, signals, weekdays, years_in
+from rag.question import (
+    FUTURE,
+    Focus,
+    Part,
+    mentions,
+    months_in,
+    signals,
+    weekdays,
+    years_in,
+)
 from rag.retrieve import Retrieval, analyse
-from rag.text import terms, words
+from rag.text import sentence_spans, terms, words
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
@@ -35,6 +44,15 @@ _CONTINUES = re.compile(
     r"|^\W*[“\"][^”\"]+[”\"]\W*(?:\w+\W+){0,2}(?:said|says|told|added|stressed|noted)\b",
     re.I,
 )  # or a quotation attributed after the fact: "“... remains real,” said the head of ..."
+
+
+_PERSONAL_PRONOUN = re.compile(r"^\W*(?:he|she)\b", re.I)
+
+
+def _previous_sentence(text: str, start: int) -> str:
+    """The sentence of `text` that ends right before offset `start` ("" if none)."""
+    before = sentence_spans(text[:start])
+    return text[before[-1][0] : before[-1][1]] if before else ""
 
 
 @dataclass(eq=False)
@@ -59,6 +77,16 @@ def _published_year(passage: Passage) -> int | None:
         return dt.date.fromisoformat(passage.published or "").year
     except ValueError:
         return None
+
+
+def fits_months(candidate: Candidate, months: frozenset[int]) -> bool:
+    """A sentence fits "in August 2016" if its article came out that month or it names it."""
+    published = candidate.passage.published or ""
+    return (
+        not months
+        or (len(published) >= 7 and int(published[5:7]) in months)
+        or bool(months & months_in(candidate.sentence.text))
+    )
 
 
 def fits_years(candidate: Candidate, years: frozenset[int]) -> bool:
@@ -88,6 +116,7 @@ class ExtractiveComposer:
         min_similarity: float = 0.2,
         keep_ratio: float = 0.9,
         gain_ratio: float = 0.8,
+        adjacent_ratio: float = 0.6,
         type_floor: float = 0.65,
         type_meaning_floor: float = 0.6,
         speaker_floor: float = 0.55,
@@ -102,6 +131,7 @@ class ExtractiveComposer:
         self.min_similarity = min_similarity
         self.keep_ratio = keep_ratio
         self.gain_ratio = gain_ratio
+        self.adjacent_ratio = adjacent_ratio
         self.type_floor = type_floor
         self.type_meaning_floor = type_meaning_floor
         self.speaker_floor = speaker_floor
@@ -158,17 +188,23 @@ class ExtractiveComposer:
         rows = zip(sentences, vectors, semantic, related, strict=True)
         for sentence, vector, similarity, relatedness in rows:
             text = sentence.text
+            passage = retrieval.passages[sentence.passage]
             signal = signals(text, asked)
+            spoke = signal.speech
+            if spoke == 0.5 and _PERSONAL_PRONOUN.match(text):
+                # "He also said ...": he is whom the sentence before names
+                before = frozenset(terms(_previous_sentence(passage.text, sentence.start)))
+                spoke = 1.0 if asked.speaker & before else spoke
             found.append(
                 Candidate(
                     sentence=sentence,
-                    passage=retrieval.passages[sentence.passage],
+                    passage=passage,
                     vector=vector,
                     terms=frozenset(terms(text)),
                     semantic=float(similarity),
                     related=float(relatedness),
                     typed=signal.typed,
-                    spoke=signal.speech,
+                    spoke=spoke,
                 )
             )
         own = analyse(asked.own, lexical).terms
@@ -236,6 +272,20 @@ class ExtractiveComposer:
         return mentions(c.terms, asked.named_topic)
 
     @staticmethod
+    def _previous(c: Candidate, pool: list[Candidate]) -> Candidate | None:
+        """The sentence right before this one in the same passage, if it is a candidate."""
+        preceding = [
+            o
+            for o in pool
+            if o.sentence.passage == c.sentence.passage and o.sentence.end <= c.sentence.start
+        ]
+        if not preceding:
+            return None
+        nearest = max(preceding, key=lambda o: o.sentence.end)
+        gap = c.passage.text[nearest.sentence.end : c.sentence.start]
+        return None if gap.strip() else nearest
+
+    @staticmethod
     def _next(c: Candidate, pool: list[Candidate]) -> Candidate | None:
         """The sentence right after this one in the same passage, if it is a candidate."""
         following = [
@@ -292,8 +342,9 @@ class ExtractiveComposer:
             return ABSTENTION
         asked = retrieval.analysis.focus
         pool = [c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)]
+        # "in August 2016", "on Monday": the sentences of that month or day, if there are any.
+        pool = [c for c in pool if fits_months(c, asked.months)] or pool
         if asked.days:
-            # "on Monday": the sentences that name the day, when the evidence has any.
             pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
         opening = self._opening(pool, asked)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
@@ -305,13 +356,22 @@ class ExtractiveComposer:
         chosen: list[Candidate] = []
         for c in opening + parts:
             after = self._next(c, pool)
-            # "He added ...": a sentence that leans on a chosen one comes with it.
+            # "He added ...": a sentence that leans on a chosen one comes with it ...
             leaning = after if after is not None and _CONTINUES.match(after.sentence.text) else None
-            chosen += [o for o in (c, leaning) if o is not None and o not in chosen]
+            # ... and one that opens with "He" comes after the sentence that says who he is.
+            before = self._previous(c, pool) if _PERSONAL_PRONOUN.match(c.sentence.text) else None
+            chosen += [o for o in (before, c, leaning) if o is not None and o not in chosen]
         chosen = chosen[: self.max_sentences]
         used = sum(c.n_words for c in chosen)
         covered = set().union(*(c.terms for c in chosen))
-        for c in pool:
+        following = [self._next(c, pool) for c in chosen]
+        adjacent = [c for c in following if c is not None and c not in chosen]
+        # A sentence right after a chosen one that scores well enough goes on with it
+        # ("... in November last year. Putin met then-PM Cameron ..."); others fill after.
+        ranked = [
+            c for c in adjacent if c.score >= self.adjacent_ratio * first.score
+        ] + pool
+        for c in ranked:
             if len(chosen) >= self.max_sentences:
                 break
             if c in chosen or used + c.n_words > self.max_words:
@@ -321,8 +381,10 @@ class ExtractiveComposer:
             adds = bool((c.terms - covered) & set(retrieval.analysis.terms))
             if c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
                 continue  # other articles come in only through the parts of the question
-            if c.score >= self.keep_ratio * first.score or (
-                adds and c.score >= self.gain_ratio * first.score
+            if (
+                c.score >= self.keep_ratio * first.score
+                or (adds and c.score >= self.gain_ratio * first.score)
+                or (c in adjacent and c.score >= self.adjacent_ratio * first.score)
             ):
                 chosen.append(c)
                 used += c.n_words

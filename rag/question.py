@@ -43,6 +43,18 @@ _IRREGULAR_PAST = frozenset(
     "became came left got told said sought paid kept struck threw drew wrote rode flew "
     "fought".split()
 )
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
+# "in July 2016", "August 2016", "during July": a month the question dates itself by. "May"
+# alone is Theresa May more often than the month, so it counts only before a year.
+_ASKED_MONTH = re.compile(
+    rf"(?P<lead>\b(?:in|during|early|late|mid|since)[- ])?\b{_MONTH}\b"
+    r"(?P<year>\s+(?:19|20)\d\d\b)?",
+    re.I,
+)
+_NAMED_MONTH = re.compile(rf"\b{_MONTH}\b", re.I)
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _SPEECH_VERBS = frozenset(
     "said says say saying told tells call called calling calls described describing warned urged "
@@ -89,6 +101,7 @@ class Focus:
     named_topic: frozenset[str]  # the topic when it is only names ("about China"), else empty
     deeds: bool  # asks what the speaker did ("what did Putin do"), not what they said
     days: frozenset[str]  # weekdays the question names: "on Monday"
+    months: frozenset[int]  # months the question dates itself by: "in August 2016"
     wanted: AnswerType | None
     outcome: bool  # asks how something turned out
 
@@ -146,6 +159,27 @@ def acts(sentence: str, doer: frozenset[str]) -> float:
     return 0.0
 
 
+def asked_months(question: str) -> frozenset[int]:
+    """Months (1-12) the question dates itself by."""
+    found = set()
+    for match in _ASKED_MONTH.finditer(question):
+        name = match.group(2).lower()
+        if match.group("year") or (match.group("lead") and name != "may"):
+            found.add(_MONTH_NAMES.index(name) + 1)
+    return frozenset(found)
+
+
+def months_in(text: str) -> frozenset[int]:
+    """Months a sentence names ("May" only with a day or year beside it)."""
+    found = set()
+    for match in _NAMED_MONTH.finditer(text):
+        name = match.group(1).lower()
+        around = text[max(0, match.start() - 4) : match.end() + 6]
+        if name != "may" or re.search(r"\d", around):
+            found.add(_MONTH_NAMES.index(name) + 1)
+    return frozenset(found)
+
+
 def weekdays(text: str) -> frozenset[str]:
     return frozenset(day.lower() for day in _WEEKDAY.findall(text))
 
@@ -187,6 +221,7 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
         named_topic=named if named == topic else frozenset(),
         deeds=bool(deed) and not speech,
         days=weekdays(own),
+        months=asked_months(own),
         wanted=expected_type(own),
         outcome=bool(_OUTCOME.search(own)),
     )

@@ -4,6 +4,7 @@ reranked by each chunk's best sentence."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,16 +15,26 @@ from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
 from rag.lexical import LexicalIndex
-from rag.question import Focus, focus, signals, years_in
+from rag.question import Focus, focus, months_in, signals, years_in
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.types import Passage
 
 RRF_K = 60
-TYPE_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how long": a duration)
-SPEAKER_BONUS = 0.1  # "what did Lavrov say": a sentence reporting Lavrov's words
+TYPE_BONUS = 0.2  # a sentence holding the kind of answer asked for ("how long": a duration)
+SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's words (not others')
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming the year
-FUSION_WEIGHT = 0.3  # share of the fused dense+BM25 rank in the final order
+MONTH_PENALTY = 0.1  # "in August 2016": likewise for the month
+FUSION_WEIGHT = 0.2  # share of the fused dense+BM25 rank in the final order
+
+
+def _fits_months(record: ChunkRecord, months: frozenset[int]) -> bool:
+    published = str(record.metadata.get("published") or "")
+    return (
+        not months
+        or (published[5:7].isdigit() and int(published[5:7]) in months)
+        or bool(months & months_in(record.text))
+    )
 
 
 def _fits_years(record: ChunkRecord, years: frozenset[int]) -> bool:
@@ -92,9 +103,34 @@ class QueryAnalysis:
     unknown_entities: list[str] = field(default_factory=list)
 
 
+# News abbreviations and what they stand for: "PM" finds "prime minister" and back.
+_ABBREVIATIONS = {
+    "PM": "prime minister",
+    "FM": "foreign minister",
+    "UK": "united kingdom",
+    "US": "united states",
+    "USA": "united states",
+    "EU": "european union",
+    "UN": "united nations",
+}
+
+
+def _expansions(text: str) -> list[str]:
+    """The other spelling of each abbreviation or spelled-out name in the text."""
+    found = []
+    lowered = " ".join(words(text)).lower()
+    for short, long in _ABBREVIATIONS.items():
+        if short in words(text):
+            found.append(long)
+        elif re.search(rf"\b{long}\b", lowered):
+            found.append(short)
+    return found
+
+
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
     analysis = QueryAnalysis(question=question, terms=[], focus=focus(question, lexical.correct))
+    analysis.terms += [normalise(w) for w in words(" ".join(_expansions(plain(question))))]
     for word in words(plain(question)):
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
@@ -215,11 +251,13 @@ class HybridRetriever:
                 overlap = sum(lexical.idf(t) for t in question_terms & set(terms(sentence)))
                 signal = signals(sentence, asked)
                 value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
-                value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * signal.speech
+                value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
                 best = max(best, value)
                 row += 1
             if not _fits_years(record, asked.years):
                 best -= YEAR_PENALTY
+            if not _fits_months(record, asked.months):
+                best -= MONTH_PENALTY
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])
         return scored

@@ -69,6 +69,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def word_matches(text: str) -> list[re.Match[str]]:
+    """Word tokens with their positions, for checks that care what lies between words."""
+    return list(_WORD.finditer(text))
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Callable[[str], str]:
     import Stemmer  # PyStemmer (Snowball)

@@ -122,6 +122,13 @@ class CachedEmbedder:
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
+    def remember(self, vectors: dict[str, np.ndarray]) -> None:
+        """Take vectors computed elsewhere (the index's sentence vectors), up to `size`."""
+        with self._lock:
+            room = max(0, self.size - len(self._vectors))
+            for text in list(vectors)[:room]:
+                self._vectors.setdefault(text, vectors[text])
+
     def embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))

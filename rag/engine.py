@@ -69,7 +69,8 @@ class RagEngine:
     ) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
-        self._query_embedder: Embedder | None = None
+        self._query_embedder: CachedEmbedder | None = None
+        self._remembered = ""  # the index version whose sentence vectors the cache holds
         self._client = chroma_client
         self._chat = chat_client
         self._lock = threading.RLock()
@@ -90,7 +91,7 @@ class RagEngine:
             return self._embedder
 
     @property
-    def query_embedder(self) -> Embedder:
+    def query_embedder(self) -> CachedEmbedder:
         """The embedder for questions and sentences, which recur: cached."""
         with self._lock:
             if self._query_embedder is None:
@@ -172,10 +173,15 @@ class RagEngine:
         if k is not None and not 1 <= k <= 50:
             raise InputError(f"k must be between 1 and 50, got {k}")
         dates = DateRange(_date(after, "after"), _date(before, "before"))
-        self.indexer.store.check_model()
-        if self.indexer.store.count() == 0:
+        metadata = self.indexer.store.metadata()  # read once per question
+        self.indexer.store.check_model(metadata)
+        lexical = self.indexer.lexical(str(metadata.get("version", "")))
+        if lexical.version != self._remembered:
+            self.query_embedder.remember(lexical.sentence_vectors)
+            self._remembered = lexical.version
+        if not lexical.records:
             raise RagError("the index is empty: run `rag ingest` first")
-        return self.retriever.retrieve(question, k or self.settings.top_k, dates)
+        return self.retriever.retrieve(question, k or self.settings.top_k, dates, lexical)
 
     def retrieve(
         self, question: str, k: int | None = None, after: DateLike = None, before: DateLike = None
@@ -220,7 +226,7 @@ class RagEngine:
         composer = self._composer()
         if isinstance(composer, LLMComposer):
             return composer.compose(retrieval)
-        return composer.compose(retrieval, self.indexer.lexical())
+        return composer.compose(retrieval, retrieval.lexical)
 
     def answer_from(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Compose an answer from passages found by someone else's retriever (the evaluator's

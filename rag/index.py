@@ -85,14 +85,16 @@ class Indexer:
         self._lexical: LexicalIndex | None = None
         self._lock = threading.RLock()
 
-    def lexical(self) -> LexicalIndex:
-        """The BM25 index for the store's current version (loaded or rebuilt as needed)."""
-        version = self.store.version()
+    def lexical(self, version: str | None = None) -> LexicalIndex:
+        """The BM25 index for the store's current version (loaded or rebuilt as needed);
+        `version`: the store's, if just read."""
+        version = self.store.version() if version is None else version
         with self._lock:
             if self._lexical is None or self._lexical.version != version:
                 loaded = LexicalIndex.load(self.bm25_dir)
-                if loaded is None or loaded.version != version:
-                    loaded = LexicalIndex.build(self.store.records(), version)
+                if loaded is None or loaded.version != version or not loaded.sentence_vectors:
+                    # missing, stale, or written before sentence vectors were kept
+                    loaded = self._build_lexical(version)
                     try:
                         loaded.save(self.bm25_dir)
                     except OSError:
@@ -194,8 +196,15 @@ class Indexer:
             if progress:
                 progress(min(i + EMBED_BATCH, total), total)
 
-    def _refresh_lexical(self) -> None:
-        version = self.store.touch()
+    def _build_lexical(self, version: str) -> LexicalIndex:
+        """BM25 and sentence vectors for the store as it is now; sentences an earlier copy
+        already embedded are not embedded again."""
+        known = self._lexical.sentence_vectors if self._lexical else {}
         lexical = LexicalIndex.build(self.store.records(), version)
+        lexical.embed_sentences(self.embedder, known)
+        return lexical
+
+    def _refresh_lexical(self) -> None:
+        lexical = self._build_lexical(self.store.touch())
         lexical.save(self.bm25_dir)
         self._lexical = lexical

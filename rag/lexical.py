@@ -1,4 +1,6 @@
-"""BM25 over the chunks (bm25s), persisted beside Chroma and rebuilt when Chroma's version moves.
+"""BM25 over the chunks (bm25s), persisted beside Chroma and rebuilt when Chroma's version moves,
+with the vectors of every chunk sentence (the reranker and the extractive composer compare
+sentences with the question; embedding them at ingest keeps that out of answering time).
 
 It is derived state: a missing, stale or half-written copy is simply rebuilt from Chroma.
 """
@@ -19,10 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from rag.embeddings import Embedder
 from rag.store import ChunkRecord
 from rag.text import STOPWORDS, sentence_spans, terms, words
 
 _STATE = "chunks.json"
+_VECTORS = "sentences.npy"
+_SENTENCE_BATCH = 256
 
 
 @dataclass
@@ -32,6 +37,22 @@ class LexicalIndex:
     version: str
     records: list[ChunkRecord]
     _bm25: Any = field(repr=False, default=None)
+    sentence_vectors: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def sentences(self) -> list[str]:
+        """Every distinct sentence of the chunks."""
+        found = (r.text[a:b] for r in self.records for a, b in sentence_spans(r.text))
+        return list(dict.fromkeys(found))
+
+    def embed_sentences(self, embedder: Embedder, known: dict[str, np.ndarray]) -> None:
+        """Vectors for every sentence, reusing `known` ones (an earlier copy's)."""
+        texts = self.sentences()
+        missing = [t for t in texts if t not in known]
+        fresh: dict[str, np.ndarray] = {}
+        for i in range(0, len(missing), _SENTENCE_BATCH):
+            batch = missing[i : i + _SENTENCE_BATCH]
+            fresh.update(zip(batch, embedder.embed(batch), strict=True))
+        self.sentence_vectors = {t: known[t] if t in known else fresh[t] for t in texts}
 
     @classmethod
     def build(cls, records: Iterable[ChunkRecord], version: str) -> LexicalIndex:
@@ -52,9 +73,13 @@ class LexicalIndex:
         staging.mkdir()
         if self.records:
             self._bm25.save(str(staging / "bm25"))
+        sentences = list(self.sentence_vectors)
+        if sentences:
+            np.save(staging / _VECTORS, np.stack([self.sentence_vectors[t] for t in sentences]))
         state = {
             "version": self.version,
             "records": [[r.chunk_id, r.text, r.metadata] for r in self.records],
+            "sentences": sentences,
         }
         (staging / _STATE).write_text(json.dumps(state), "utf-8")
         trash = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex}")
@@ -72,15 +97,23 @@ class LexicalIndex:
             state = json.loads((folder / _STATE).read_text("utf-8"))
             records = [ChunkRecord(cid, text, meta) for cid, text, meta in state["records"]]
             bm25 = bm25s.BM25.load(str(folder / "bm25")) if records else bm25s.BM25()
+            sentences = state.get("sentences") or []
+            matrix = np.load(folder / _VECTORS) if sentences else np.zeros((0, 0))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return cls(version=state["version"], records=records, _bm25=bm25)
+        complete = len(matrix) == len(sentences)  # else: embedded again on the next write
+        vectors = dict(zip(sentences, matrix, strict=True)) if complete else {}
+        return cls(state["version"], records, bm25, vectors)
 
     def scores(self, query_terms: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query terms."""
         if not self.records or not query_terms:
             return np.zeros(len(self.records), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(query_terms), dtype=np.float32)
+
+    @cached_property
+    def by_id(self) -> dict[str, ChunkRecord]:
+        return {record.chunk_id: record for record in self.records}
 
     @cached_property
     def _document_frequency(self) -> Counter[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
@@ -104,6 +104,8 @@ class Focus:
     months: frozenset[int]  # months the question dates itself by: "in August 2016"
     wanted: AnswerType | None
     outcome: bool  # asks how something turned out
+    # sentence → its signals; the reranker and the composer read the same sentences
+    seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
 
 def years_in(text: str) -> frozenset[int]:
@@ -191,9 +193,12 @@ class Signals:
 
 
 def signals(sentence: str, asked: Focus) -> Signals:
+    if sentence in asked.seen:
+        return asked.seen[sentence]
     typed = asked.wanted is not None and has_type(sentence, asked.wanted, asked.own)
     person = acts if asked.deeds else speech
-    return Signals(typed=typed, speech=person(sentence, asked.speaker))
+    found = asked.seen[sentence] = Signals(typed=typed, speech=person(sentence, asked.speaker))
+    return found
 
 
 def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) -> Focus:

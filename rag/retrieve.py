@@ -144,11 +144,20 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     return analysis
 
 
+def _query_texts(question: str, asked: Focus) -> list[str]:
+    """The question as searched, then the texts the composer will compare sentences with
+    (its own words when context was carried, each of its parts): one batch for the model."""
+    extra = [asked.own] if asked.carried else []
+    extra += [part.text for part in asked.parts] if len(asked.parts) > 1 else []
+    return [plain(question), *extra]
+
+
 @dataclass
 class Retrieval:
     passages: list[Passage]
     analysis: QueryAnalysis
     query_vector: np.ndarray
+    lexical: LexicalIndex  # the BM25 index and vocabulary this retrieval used
 
 
 def to_passage(record: ChunkRecord, score: float) -> Passage:
@@ -185,23 +194,32 @@ class HybridRetriever:
 
     def wrap(self, question: str, passages: list[Passage]) -> Retrieval:
         """A `Retrieval` around passages that came from elsewhere."""
-        analysis = analyse(question, self.indexer.lexical())
-        vector = self.embedder.embed([plain(question)])[0]
-        return Retrieval(passages=passages, analysis=analysis, query_vector=vector)
-
-    def retrieve(self, question: str, k: int, dates: DateRange | None = None) -> Retrieval:
-        dates = dates or DateRange()
         lexical = self.indexer.lexical()
         analysis = analyse(question, lexical)
         vector = self.embedder.embed([plain(question)])[0]
+        return Retrieval(passages, analysis, vector, lexical)
+
+    def retrieve(
+        self,
+        question: str,
+        k: int,
+        dates: DateRange | None = None,
+        lexical: LexicalIndex | None = None,
+    ) -> Retrieval:
+        dates = dates or DateRange()
+        lexical = lexical or self.indexer.lexical()
+        analysis = analyse(question, lexical)
+        vector = self.embedder.embed(_query_texts(question, analysis.focus))[0]
         n = min(max(self.candidates, 4 * k), len(lexical.records))
 
         fused: dict[str, float] = {}
         records: dict[str, ChunkRecord] = {}
         dense = self.store.query(vector, n, dates.where()) if n else []
-        for rank, (record, _similarity) in enumerate(dense):
-            fused[record.chunk_id] = 1.0 / (RRF_K + rank + 1)
-            records[record.chunk_id] = record
+        known = lexical.by_id
+        dense = [(chunk_id, similarity) for chunk_id, similarity in dense if chunk_id in known]
+        for rank, (chunk_id, _similarity) in enumerate(dense):
+            fused[chunk_id] = 1.0 / (RRF_K + rank + 1)
+            records[chunk_id] = known[chunk_id]
 
         scores = lexical.scores(analysis.terms)
         admitted = np.array([dates.admits(r.metadata) for r in lexical.records], dtype=bool)
@@ -214,22 +232,23 @@ class HybridRetriever:
             records.setdefault(record.chunk_id, record)
 
         pool = sorted(fused, key=lambda cid: -fused[cid])[: max(self.rerank_pool, k)]
-        scored = self.rerank(analysis, vector, [(records[cid], fused[cid]) for cid in pool])
+        candidates = [(records[cid], fused[cid]) for cid in pool]
+        scored = self.rerank(analysis, vector, candidates, lexical)
         passages = [to_passage(record, score) for record, score in scored[:k]]
-        return Retrieval(passages=passages, analysis=analysis, query_vector=vector)
+        return Retrieval(passages, analysis, vector, lexical)
 
     def rerank(
         self,
         analysis: QueryAnalysis,
         vector: np.ndarray,
         fused: list[tuple[ChunkRecord, float]],
+        lexical: LexicalIndex,
     ) -> list[tuple[ChunkRecord, float]]:
         """Order candidates by their best sentence (meaning, the question's wording weighted
         by IDF, the kind of answer asked for), with the fused rank as a smaller share: a chunk
         that holds one sentence answering the question beats one that only shares its topic."""
         if not fused:
             return []
-        lexical = self.indexer.lexical()
         asked = analysis.focus
         question_terms = set(analysis.terms)
         total = sum(lexical.idf(t) for t in question_terms) or 1.0

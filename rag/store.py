@@ -109,9 +109,10 @@ class ChunkStore:
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"cannot read the Chroma collection ({exc})") from None
 
-    def check_model(self) -> None:
-        """Raise `IndexMismatchError` if the index was built by another embedding model."""
-        built_with = self.metadata().get("embed_model")
+    def check_model(self, metadata: dict[str, Any] | None = None) -> None:
+        """Raise `IndexMismatchError` if the index was built by another embedding model
+        (`metadata`: the collection's, if just read)."""
+        built_with = (self.metadata() if metadata is None else metadata).get("embed_model")
         if built_with and built_with != self.embed_name:
             raise IndexMismatchError(
                 f"the index was built with {built_with} but the settings ask for "
@@ -185,8 +186,9 @@ class ChunkStore:
 
     def query(
         self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[ChunkRecord, float]]:
-        """Nearest chunks with their cosine similarity."""
+    ) -> list[tuple[str, float]]:
+        """Ids of the nearest chunks with their cosine similarity (texts are not fetched:
+        the caller has them in the lexical index, which is read at the same version)."""
         collection = self._get(create=False)
         if collection is None or n <= 0:
             return []
@@ -194,15 +196,9 @@ class ChunkStore:
             query_embeddings=[vector.tolist()],
             n_results=n,
             where=where or None,
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],
         )
         return [
-            (ChunkRecord(chunk_id, text or "", dict(meta or {})), 1.0 - float(distance))
-            for chunk_id, text, meta, distance in zip(
-                result["ids"][0],
-                result["documents"][0],
-                result["metadatas"][0],
-                result["distances"][0],
-                strict=True,
-            )
+            (chunk_id, 1.0 - float(distance))
+            for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
         ]

@@ -33,6 +33,11 @@ _ABBREVIATIONS = frozenset(
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Split text into sentence spans `(start, end)`; line breaks always end a sentence."""
+    return list(_sentence_spans(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
         offset, body = line.start(), line.group()
@@ -44,7 +49,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             spans.append((offset + start, offset + end))
             start = end
         spans.append((offset + start, offset + len(body)))
-    return [trimmed for span in spans if (trimmed := _trim(text, span))]
+    return tuple(trimmed for span in spans if (trimmed := _trim(text, span)))
 
 
 def _is_abbreviation(body: str, dot: int) -> bool:
@@ -92,7 +97,13 @@ def normalise(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Content terms of a text for lexical matching: stop words out, entities such as May kept."""
-    return [normalise(w) for w in words(text) if w.lower() not in STOPWORDS]
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> tuple[str, ...]:
+    # Answering re-reads the same retrieved sentences question after question.
+    return tuple(normalise(w) for w in words(text) if w.lower() not in STOPWORDS)
 
 
 def _llama_index_tiktoken_cache() -> Path | None:

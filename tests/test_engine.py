@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import Answer, IndexMismatchError, InputError, RagEngine, RagError, StoreError
@@ -269,3 +270,40 @@ def test_bad_input_leaves_the_index_answering(
             bad()
     assert engine.ask(HEADLINE).text == before.text
     assert len(engine.documents()) == 5
+
+
+class CountingEmbedder:
+    """The real model, recording every text it is asked to embed."""
+
+    def __init__(self, inner: LocalEmbedder) -> None:
+        self.inner, self.name = inner, inner.name
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts += texts
+        return self.inner.embed(texts)
+
+
+def test_sentence_vectors_are_made_at_ingest_and_kept(
+    corpus: Path, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    counting = CountingEmbedder(embedder)
+    engine = RagEngine(settings(tmp_path / "idx"), embedder=counting)
+    engine.ingest([corpus])
+    lexical = engine.indexer.lexical()
+    assert set(lexical.sentence_vectors) == set(lexical.sentences())
+
+    changed = next(corpus.glob("003_*.txt"))
+    added = "Pompeo later flew to London for talks on Iran."
+    changed.write_text(changed.read_text() + f"\n{added}\n")
+    counting.texts.clear()
+    engine.ingest([corpus])
+    assert added in counting.texts  # the new sentence is embedded ...
+    unchanged = next(iter(engine.indexer.lexical().sentences()))
+    assert unchanged not in counting.texts  # ... the others are not embedded again
+
+    # A new process answers without embedding any sentence: only the question.
+    fresh = CountingEmbedder(embedder)
+    question = "Where did Pompeo fly later for talks on Iran?"
+    answer = RagEngine(settings(tmp_path / "idx"), embedder=fresh).ask(question)
+    assert answer.citations and fresh.texts == [question]

@@ -254,8 +254,10 @@ def eval(  # noqa: A001 - the command is called `eval`
     columns = {"news-rag": report["metrics"]}
     if baseline:
         from rag.baseline import PIPELINE, TOP_K, BaselineEngine
+        from rag.engine import RagEngine
 
-        pipeline = BaselineEngine(engine)
+        # An engine of its own: the same model, but none of the vectors ours has cached.
+        pipeline = BaselineEngine(RagEngine(engine.settings, embedder=engine.embedder))
         pipeline.build()  # before the clock runs: index building is not answer latency
         with _progress(f"Baseline: {len(items)} items") as update:
             base = evaluate.run(pipeline, items, progress=update, judge=judge_llm)

@@ -89,6 +89,14 @@ def fits_months(candidate: Candidate, months: frozenset[int]) -> bool:
     )
 
 
+def _narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:
+    """ "in August 2016", "on Monday": the sentences of that month or day, if there are any."""
+    pool = [c for c in fitting if fits_months(c, asked.months)] or fitting
+    if asked.days:
+        pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
+    return pool
+
+
 def fits_years(candidate: Candidate, years: frozenset[int]) -> bool:
     """A sentence fits "in 2016" if its article was published then or it names the year."""
     if not years:
@@ -337,58 +345,78 @@ class ExtractiveComposer:
 
         return score
 
-    def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
-        if retrieval.analysis.unknown_entities or not retrieval.passages:
-            return ABSTENTION
-        asked = retrieval.analysis.focus
-        pool = [c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)]
-        # "in August 2016", "on Monday": the sentences of that month or day, if there are any.
-        pool = [c for c in pool if fits_months(c, asked.months)] or pool
-        if asked.days:
-            pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
-        opening = self._opening(pool, asked)
-        if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
-            return ABSTENTION
-        first = opening[0]
-        parts = self._part_answers(pool, asked, lexical, first)
-        if parts is None:
-            return ABSTENTION
+    def _with_neighbours(
+        self, picked: list[Candidate], fitting: list[Candidate]
+    ) -> list[Candidate]:
+        """The picked sentences with those they cannot go without. Neighbours come from all
+        year-fitting sentences: they need not name the month or day themselves."""
         chosen: list[Candidate] = []
-        for c in opening + parts:
-            after = self._next(c, pool)
+        for c in picked:
+            after = self._next(c, fitting)
             # "He added ...": a sentence that leans on a chosen one comes with it ...
             leaning = after if after is not None and _CONTINUES.match(after.sentence.text) else None
             # ... and one that opens with "He" comes after the sentence that says who he is.
-            before = self._previous(c, pool) if _PERSONAL_PRONOUN.match(c.sentence.text) else None
+            leads = _PERSONAL_PRONOUN.match(c.sentence.text)
+            before = self._previous(c, fitting) if leads else None
             chosen += [o for o in (before, c, leaning) if o is not None and o not in chosen]
-        chosen = chosen[: self.max_sentences]
+        return chosen
+
+    def _filled(
+        self,
+        chosen: list[Candidate],
+        pool: list[Candidate],
+        fitting: list[Candidate],
+        question_terms: set[str],
+        first: Candidate,
+    ) -> list[Candidate]:
+        """Up to `max_sentences`/`max_words`: the sentence right after a chosen one if it
+        scores well enough ("... in November last year. Putin met then-PM Cameron ..."), then
+        other close seconds from the articles already cited; `first` sets the bar."""
+        chosen = list(chosen)
         used = sum(c.n_words for c in chosen)
         covered = set().union(*(c.terms for c in chosen))
-        following = [self._next(c, pool) for c in chosen]
-        adjacent = [c for c in following if c is not None and c not in chosen]
-        # A sentence right after a chosen one that scores well enough goes on with it
-        # ("... in November last year. Putin met then-PM Cameron ..."); others fill after.
-        ranked = [
-            c for c in adjacent if c.score >= self.adjacent_ratio * first.score
-        ] + pool
-        for c in ranked:
+        following = [self._next(c, fitting) for c in chosen]
+        adjacent = [
+            c
+            for c in following
+            if c is not None and c not in chosen and c.score >= self.adjacent_ratio * first.score
+        ]
+        for c in adjacent + pool:
             if len(chosen) >= self.max_sentences:
                 break
             if c in chosen or used + c.n_words > self.max_words:
                 continue
             if any(float(c.vector @ other.vector) > 0.9 for other in chosen):
                 continue
-            adds = bool((c.terms - covered) & set(retrieval.analysis.terms))
             if c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
                 continue  # other articles come in only through the parts of the question
+            adds = bool((c.terms - covered) & question_terms)
             if (
-                c.score >= self.keep_ratio * first.score
+                c in adjacent
+                or c.score >= self.keep_ratio * first.score
                 or (adds and c.score >= self.gain_ratio * first.score)
-                or (c in adjacent and c.score >= self.adjacent_ratio * first.score)
             ):
                 chosen.append(c)
                 used += c.n_words
                 covered |= c.terms
+        return chosen
+
+    def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
+        if retrieval.analysis.unknown_entities or not retrieval.passages:
+            return ABSTENTION
+        asked = retrieval.analysis.focus
+        fitting = [
+            c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)
+        ]
+        pool = _narrowed(fitting, asked)
+        opening = self._opening(pool, asked)
+        if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
+            return ABSTENTION
+        parts = self._part_answers(pool, asked, lexical, opening[0])
+        if parts is None:
+            return ABSTENTION
+        chosen = self._with_neighbours(opening + parts, fitting)[: self.max_sentences]
+        chosen = self._filled(chosen, pool, fitting, set(retrieval.analysis.terms), opening[0])
         citations = [make_citation(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         return Composition(text=text, citations=citations)

@@ -33,6 +33,7 @@ def test_headline_question_cites_the_remains_real_passage(engine: RagEngine) -> 
     assert not answer.abstained
     assert answer.mode == "extractive"
     assert any(c.doc_id.startswith("002") for c in answer.citations)
+    assert "remains real" in answer.text  # her words, quoted after the sentence that dates them
     check_quotes(answer)
     assert set(answer.timings_ms) == {"retrieve", "compose", "total"}
 

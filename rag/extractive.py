@@ -26,8 +26,8 @@ from rag.question import (
     FUTURE,
     Focus,
     Part,
+    fits_months,
     mentions,
-    months_in,
     signals,
     weekdays,
     years_in,
@@ -79,19 +79,12 @@ def _published_year(passage: Passage) -> int | None:
         return None
 
 
-def fits_months(candidate: Candidate, months: frozenset[int]) -> bool:
-    """A sentence fits "in August 2016" if its article came out that month or it names it."""
-    published = candidate.passage.published or ""
-    return (
-        not months
-        or (len(published) >= 7 and int(published[5:7]) in months)
-        or bool(months & months_in(candidate.sentence.text))
-    )
-
-
 def _narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:
     """ "in August 2016", "on Monday": the sentences of that month or day, if there are any."""
-    pool = [c for c in fitting if fits_months(c, asked.months)] or fitting
+    months = asked.months
+    pool = [
+        c for c in fitting if fits_months(c.passage.published, c.sentence.text, months)
+    ] or fitting
     if asked.days:
         pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
     return pool

@@ -182,6 +182,16 @@ def months_in(text: str) -> frozenset[int]:
     return frozenset(found)
 
 
+def fits_months(published: str | None, text: str, months: frozenset[int]) -> bool:
+    """Text fits "in August 2016" if its article came out that month or it names the month."""
+    published = published or ""
+    return (
+        not months
+        or (published[5:7].isdigit() and int(published[5:7]) in months)
+        or bool(months & months_in(text))
+    )
+
+
 def weekdays(text: str) -> frozenset[str]:
     return frozenset(day.lower() for day in _WEEKDAY.findall(text))
 

@@ -15,7 +15,7 @@ from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
 from rag.lexical import LexicalIndex
-from rag.question import Focus, focus, months_in, signals, years_in
+from rag.question import Focus, fits_months, focus, signals, years_in
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.types import Passage
@@ -26,15 +26,6 @@ SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's word
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming the year
 MONTH_PENALTY = 0.1  # "in August 2016": likewise for the month
 FUSION_WEIGHT = 0.2  # share of the fused dense+BM25 rank in the final order
-
-
-def _fits_months(record: ChunkRecord, months: frozenset[int]) -> bool:
-    published = str(record.metadata.get("published") or "")
-    return (
-        not months
-        or (published[5:7].isdigit() and int(published[5:7]) in months)
-        or bool(months & months_in(record.text))
-    )
 
 
 def _fits_years(record: ChunkRecord, years: frozenset[int]) -> bool:
@@ -275,7 +266,8 @@ class HybridRetriever:
                 row += 1
             if not _fits_years(record, asked.years):
                 best -= YEAR_PENALTY
-            if not _fits_months(record, asked.months):
+            published = str(record.metadata.get("published") or "")
+            if not fits_months(published, record.text, asked.months):
                 best -= MONTH_PENALTY
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])

@@ -221,7 +221,9 @@ class ExtractiveComposer:
         return found
 
     # -- selection -------------------------------------------------------------------------
-    def _opening(self, pool: list[Candidate], asked: Focus) -> list[Candidate]:
+    def _opening(
+        self, pool: list[Candidate], asked: Focus, fitting: list[Candidate]
+    ) -> list[Candidate]:
         """The sentences the answer starts with, or none when the evidence can't answer: they
         must hold the kind of answer asked for and, for "what did X say", prefer X's words."""
         if not pool or pool[0].score < self.min_score:
@@ -249,7 +251,7 @@ class ExtractiveComposer:
             return []  # asked what someone said; the evidence never mentions them
         if asked.named_topic:
             # "What did May say about China": May's words that touch China, or nothing.
-            eligible = [c for c in eligible if self._speaks_on(c, pool, asked)]
+            eligible = [c for c in eligible if self._speaks_on(c, fitting, asked)]
             if not eligible:
                 return []
         spoken = [
@@ -262,12 +264,12 @@ class ExtractiveComposer:
             return []  # asked how something went; the articles were written before it happened
         return [first]
 
-    def _speaks_on(self, c: Candidate, pool: list[Candidate], asked: Focus) -> bool:
+    def _speaks_on(self, c: Candidate, fitting: list[Candidate], asked: Focus) -> bool:
         """The sentence reports the asked speaker's words and it, or the sentence leaning on
-        it, names the asked topic."""
+        it (from all year-fitting sentences, like every neighbour), names the asked topic."""
         if c.spoke != 1:
             return False
-        after = self._next(c, pool)
+        after = self._next(c, fitting)
         if after is not None and _CONTINUES.match(after.sentence.text):
             return mentions(c.terms | after.terms, asked.named_topic)
         return mentions(c.terms, asked.named_topic)
@@ -402,7 +404,7 @@ class ExtractiveComposer:
             c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)
         ]
         pool = _narrowed(fitting, asked)
-        opening = self._opening(pool, asked)
+        opening = self._opening(pool, asked, fitting)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
             return ABSTENTION
         parts = self._part_answers(pool, asked, lexical, opening[0])

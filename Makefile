@@ -5,9 +5,21 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint eval-gate clean
+UI     := --server.address 127.0.0.1 --server.port 8501 --server.headless true \
+	--browser.gatherUsageStats false --client.toolbarMode viewer
+# apt needs root: sudo when not root
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser run test lint eval-gate clean
 
 setup: $(STAMP)
+
+# The browser test drives Debian's Chromium (never a browser download).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
+	    chromium chromium-driver; }
 
 # torch first, pinned: that pin takes the local CPU build (an unpinned torch pulls CUDA).
 $(STAMP): pyproject.toml
@@ -17,15 +29,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Ingest the seeds (quick when nothing changed), then open the chat on http://127.0.0.1:8501
 run: setup
 	$(BIN)/rag ingest
-	$(BIN)/rag chat
+	$(BIN)/streamlit run ui/app.py $(UI)
 
 lint: setup
-	$(BIN)/ruff check rag tests
+	$(BIN)/ruff check rag ui tests
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory eval-gate
 

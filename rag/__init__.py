@@ -3,7 +3,15 @@
 from rag.config import Settings
 from rag.engine import AnswerStream, RagEngine
 from rag.errors import ConfigError, IndexMismatchError, InputError, LLMError, RagError, StoreError
-from rag.types import Answer, Citation, DocumentInfo, IngestReport, Passage
+from rag.types import (
+    Answer,
+    Citation,
+    DocumentInfo,
+    IndexStatus,
+    IngestReport,
+    Passage,
+    SkippedFile,
+)
 
 __all__ = [
     "Answer",
@@ -12,6 +20,7 @@ __all__ = [
     "ConfigError",
     "DocumentInfo",
     "IndexMismatchError",
+    "IndexStatus",
     "IngestReport",
     "InputError",
     "LLMError",
@@ -19,5 +28,6 @@ __all__ = [
     "RagEngine",
     "RagError",
     "Settings",
+    "SkippedFile",
     "StoreError",
 ]

@@ -20,9 +20,10 @@ from rag.index import ChunkingConfig, Indexer, Progress
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
 from rag.store import ChunkStore, connect
-from rag.types import Answer, DocumentInfo, IngestReport, Passage
+from rag.types import Answer, DocumentInfo, IndexStatus, IngestReport, Passage
 
 DateLike = dt.date | str | None
+EMPTY_INDEX = "the index is empty: run `rag ingest` first"
 
 
 def _date(value: DateLike, option: str) -> dt.date | None:
@@ -151,6 +152,26 @@ class RagEngine:
         """The indexed articles."""
         return self.indexer.documents()
 
+    def status(self) -> IndexStatus:
+        """What the index holds, and the problem (if any) that would stop a question."""
+        status = IndexStatus(mode=self.mode, embed_model=self.settings.embed_name)
+        try:
+            metadata = self.indexer.store.metadata()
+            status.index_model = metadata.get("embed_model") or None
+            documents = self.documents()
+            self.indexer.store.check_model(metadata)
+        except RagError as exc:
+            status.problem = str(exc)
+            return status
+        dates = sorted(d.published for d in documents if d.published)
+        status.documents = len(documents)
+        status.chunks = sum(d.chunks for d in documents)
+        if dates:
+            status.published_from, status.published_to = dates[0], dates[-1]
+        if not documents:
+            status.problem = EMPTY_INDEX
+        return status
+
     def delete(self, doc_id: str) -> bool:
         """Remove one article from the index; False if it was not there."""
         return self.indexer.delete_documents({doc_id}) > 0
@@ -180,7 +201,7 @@ class RagEngine:
             self.query_embedder.remember(lexical.sentence_vectors)
             self._remembered = lexical.version
         if not lexical.records:
-            raise RagError("the index is empty: run `rag ingest` first")
+            raise RagError(EMPTY_INDEX)
         return self.retriever.retrieve(question, k or self.settings.top_k, dates, lexical)
 
     def retrieve(

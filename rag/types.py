@@ -78,3 +78,22 @@ class DocumentInfo(BaseModel):
     published: str | None
     url: str | None
     chunks: int
+
+
+class IndexStatus(BaseModel):
+    """What the index holds and whether questions can be answered (UI sidebar, health checks)."""
+
+    mode: str = Field(description="`extractive` or `openai:<model>`.")
+    embed_model: str = Field(description="The embedding model the settings ask for.")
+    index_model: str | None = Field(None, description="The model that built the index.")
+    documents: int = 0
+    chunks: int = 0
+    published_from: str | None = None
+    published_to: str | None = None
+    problem: str | None = Field(
+        None, description="Why questions cannot be answered now; None when they can."
+    )
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None

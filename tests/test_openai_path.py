@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,14 +14,7 @@ from rag.embeddings import LocalEmbedder
 from rag.prompts import ABSTAIN_PHRASE
 from rag.types import Passage
 from tests.conftest import HEADLINE, SEEDS, settings
-from tests.fake_openai import FakeOpenAIServer
-
-
-def cite_first_passage(body: dict[str, Any]) -> str:
-    """A well-behaved model: restates the first passage's first sentence and cites it."""
-    prompt = body["messages"][-1]["content"]
-    first = prompt.split("[1]", 1)[1].split("\n", 2)[1]
-    return f"{first.split('. ')[0].rstrip('.')} [1]."
+from tests.fake_openai import FakeOpenAIServer, cite_first_passage
 
 
 @pytest.fixture(scope="module")

@@ -90,6 +90,9 @@ def test_the_headline_question_in_a_real_browser(chat_url: str, tmp_path: Path) 
 
             marker = page.locator(".nr-answer sup a").first
             expect(marker).to_be_visible(timeout=60_000)
+            # the run is over when the example questions of the empty page are gone
+            examples = page.get_by_role("button", name=HEADLINE)
+            expect(examples).to_have_count(0, timeout=60_000)
             card = page.locator(".nr-card").filter(has_text="In London told the British version")
             expect(card.first).to_be_visible()
             expect(card.first.locator("mark").filter(has_text="remains real")).to_be_visible()

@@ -199,6 +199,8 @@ def test_a_different_embedding_model_is_a_clear_error(
         engine.ask(HEADLINE)
     with pytest.raises(IndexMismatchError):
         engine.ingest([SEEDS])
+    problem = engine.status().problem
+    assert problem and "rag ingest --rebuild" in problem
     report = engine.ingest([SEEDS], rebuild=True)
     assert report.added == 5
     assert not engine.ask(HEADLINE).abstained
@@ -253,8 +255,20 @@ def test_an_unwritable_data_dir_is_a_clear_error(tmp_path: Path, embedder: Local
 
 
 def test_an_empty_index_says_so(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    empty = RagEngine(settings(tmp_path / "empty"), embedder=embedder)
     with pytest.raises(RagError, match="index is empty"):
-        RagEngine(settings(tmp_path / "empty"), embedder=embedder).ask(HEADLINE)
+        empty.ask(HEADLINE)
+    status = empty.status()
+    assert not status.ready and status.problem and "index is empty" in status.problem
+    assert (status.documents, status.chunks, status.index_model) == (0, 0, None)
+
+
+def test_status_describes_the_index(engine: RagEngine) -> None:
+    status = engine.status()
+    assert status.ready and status.mode == "extractive"
+    assert status.documents == 5 and status.chunks == sum(d.chunks for d in engine.documents())
+    assert (status.published_from, status.published_to) == ("2016-08-09", "2019-05-15")
+    assert status.index_model == status.embed_model == "local:all-MiniLM-L6-v2"
 
 
 def test_bad_input_leaves_the_index_answering(

@@ -108,16 +108,19 @@ def test_an_upload_is_ingested_and_cited_by_the_next_question(
         [
             ("harbour ferry.md", NEW_ARTICLE.encode(), "text/markdown"),
             ("empty.txt", b"", "text/plain"),
+            ("002_65d076ec7d10a953.txt", b"An article that would replace a seed.", "text/plain"),
         ]
     )
     [ingest] = [b for b in at.button if b.label == "Ingest"]
     ingest.click().run()
     assert not at.exception
     assert [s for s in at.status if "1 added" in s.label]
-    assert [w for w in at.warning if "empty.txt" in w.value and "empty file" in w.value]
+    [warning] = at.warning
+    assert "empty.txt: empty file" in warning.value
+    assert "002_65d076ec7d10a953.txt: an indexed article already has the id" in warning.value
     assert [m for m in at.markdown if m.value.startswith("6 articles")]
     assert (seeded_copy / "uploads" / "harbour_ferry.md").is_file()
-    assert not (seeded_copy / "uploads" / "empty.txt").exists()
+    assert sorted(p.name for p in (seeded_copy / "uploads").iterdir()) == ["harbour_ferry.md"]
 
     ask(at, "How much did the new pontoon for the harbour ferry cost?")
     [answer] = answers(at)

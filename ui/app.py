@@ -22,7 +22,16 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a s
 import streamlit as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from rag import Answer, IndexStatus, IngestReport, RagEngine, RagError, Settings  # noqa: E402
+from rag import (  # noqa: E402
+    Answer,
+    IndexMismatchError,
+    IndexStatus,
+    IngestReport,
+    LLMError,
+    RagEngine,
+    RagError,
+    Settings,
+)
 from ui import render  # noqa: E402
 
 log = logging.getLogger("news-rag.ui")
@@ -69,7 +78,8 @@ def _fingerprint(settings: Settings) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…", max_entries=4)
-def _embedder(fingerprint: str, _settings: Settings) -> Any:
+def _embedder(key: str, _settings: Settings) -> Any:
+    # The model is loaded once per embedding configuration, even when other settings change.
     return RagEngine(_settings.model_copy(update={"llm": "extractive"})).embedder
 
 
@@ -111,16 +121,16 @@ def guarded(action: Callable[[], T]) -> tuple[T | None, str | None]:
 
 
 def _hint(exc: RagError) -> str:
-    name = type(exc).__name__
-    if name == "LLMError":
+    if isinstance(exc, LLMError):
         return " Check the LLM server and key in .env, or unset OPENAI_API_KEY to answer offline."
-    if name == "IndexMismatchError":
+    if isinstance(exc, IndexMismatchError):
         return " Until then, questions cannot be answered from this index."
     return ""
 
 
 # -- sidebar ------------------------------------------------------------------------------
-def sidebar(engine: RagEngine) -> Options:
+def sidebar(engine: RagEngine) -> tuple[Options, IndexStatus | None]:
+    """Mode, uploads, corpus and settings; returns the settings and the index's status."""
     bar = st.sidebar
     bar.title("news-rag")
     if engine.mode == "extractive":
@@ -135,7 +145,7 @@ def sidebar(engine: RagEngine) -> Options:
     status, error = guarded(engine.status)
     if status is None:
         bar.error(error)
-        return Options(engine.settings.top_k, None, None)
+        return Options(engine.settings.top_k, None, None), None
 
     bar.subheader("Corpus")
     bar.markdown(f"{status.documents} articles · {status.chunks} chunks")
@@ -154,7 +164,7 @@ def sidebar(engine: RagEngine) -> Options:
     bar.subheader("Settings")
     k = bar.slider("Passages per answer (top-k)", 1, 20, engine.settings.top_k)
     after, before = _date_filter(status)
-    return Options(k, after, before)
+    return Options(k, after, before), status
 
 
 def _date_filter(status: IndexStatus) -> tuple[dt.date | None, dt.date | None]:
@@ -198,11 +208,11 @@ def ingest_uploads(engine: RagEngine) -> None:
     saved: list[Path] = []
     skipped: list[str] = []
     for upload in files:
-        target = folder / _safe_name(upload.name)
+        target = folder / _safe_name(upload.name)  # also what is shown: no markup from names
         if upload.size > MAX_UPLOAD_MB * 2**20:
-            skipped.append(f"{upload.name}: larger than {MAX_UPLOAD_MB} MB")
+            skipped.append(f"{target.name}: larger than {MAX_UPLOAD_MB} MB")
         elif target.stem in (known or set()) and not target.exists():
-            skipped.append(f"{upload.name}: an indexed article already has the id {target.stem}")
+            skipped.append(f"{target.name}: an indexed article already has the id {target.stem}")
         else:
             folder.mkdir(parents=True, exist_ok=True)
             target.write_bytes(upload.getvalue())
@@ -334,14 +344,13 @@ def main() -> None:
     engine = engine_or_error()
     if engine is None:
         return
-    options = sidebar(engine)
+    options, status = sidebar(engine)
     history: list[Turn] = st.session_state.history
     # the input is pinned to the bottom of the page wherever it is called
     typed = st.chat_input("Ask about the news…", max_chars=engine.settings.max_question_chars)
     question = typed or st.session_state.pop("pending", None)
 
     if not history and not question:
-        status, _ = guarded(engine.status)
         empty_state(status)
     for index, turn in enumerate(history):
         show_turn(turn, index)

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rag.llm import ChatClient
-from rag.prompts import ABSTAIN_PHRASE, SYSTEM_PROMPT, user_prompt
+from rag.prompts import ABSTAIN_PHRASE, SYSTEM_PROMPT, TIME_ABSTAIN, user_prompt
 from rag.retrieve import Retrieval
 from rag.text import sentence_spans, terms, words
+from rag.timeline import Window, day_label, iso_dates
 from rag.types import Citation, Passage
 
 
@@ -26,6 +27,12 @@ class Composition:
 
 
 ABSTENTION = Composition(text=ABSTAIN_PHRASE, abstained=True)
+
+
+def time_scoped_abstention(window: Window, closest: Passage) -> Composition:
+    """'The articles have nothing from July 2016 on that; the closest coverage is from …'"""
+    when = day_label(closest.published) or "an undated article"
+    return Composition(text=TIME_ABSTAIN.format(window=window.label, closest=when), abstained=True)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:
         quote=sentence.text,
         start=passage.start + sentence.start,
         end=passage.start + sentence.end,
+        event_dates=iso_dates(sentence.text, passage.published),
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rag.errors import InputError
 from rag.llm import ChatClient
-from rag.prompts import ABSTAIN_PHRASE, CONDENSE_PROMPT
+from rag.prompts import ABSTENTION_OPENINGS, CONDENSE_PROMPT
 from rag.text import STOPWORDS, words
 
 Message = dict[str, str]
@@ -51,7 +51,7 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
         return question
     last = history[-1]
     reply = last["content"] if last["role"] == "assistant" else ""
-    if reply.startswith(ABSTAIN_PHRASE):
+    if reply.startswith(ABSTENTION_OPENINGS):
         reply = ""  # nothing was found: the question alone says what the talk is about
     reply = _CITATION_MARK.sub("", reply)
     present = {w.lower() for w in words(question)}

@@ -4,36 +4,34 @@ Each sentence is scored by meaning (embedding similarity to the question) and by
 the question's distinctive wording it contains, where a word is distinctive when few of the
 candidate sentences share it ("Putin" in a question about Putin tells sentences apart less
 than "business"). The answer must contain the kind of thing asked for ("how long" → a
-duration), must fit the years the question names, and must speak to every part of a
+duration), must fit the time the question names, and must speak to every part of a
 two-part question; when the evidence cannot meet that, the composer abstains.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answer import ABSTENTION, Composition, Sentence, make_citation, passage_sentences
+from rag.answer import (
+    ABSTENTION,
+    Composition,
+    Sentence,
+    make_citation,
+    passage_sentences,
+    time_scoped_abstention,
+)
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import (
-    FUTURE,
-    Focus,
-    Part,
-    fits_months,
-    mentions,
-    signals,
-    weekdays,
-    years_in,
-)
+from rag.question import FUTURE, Focus, Part, fits_time, mentions, signals, weekdays
 from rag.retrieve import Retrieval, analyse
 from rag.text import sentence_spans, terms, words
+from rag.timeline import Window, stated_when, with_dates
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
@@ -72,33 +70,25 @@ class Candidate:
         return len(words(self.sentence.text))
 
 
-def _published_year(passage: Passage) -> int | None:
-    try:
-        return dt.date.fromisoformat(passage.published or "").year
-    except ValueError:
-        return None
-
-
 def _narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:
-    """ "in August 2016", "on Monday": the sentences of that month or day, if there are any."""
-    months = asked.months
-    pool = [
-        c for c in fitting if fits_months(c.passage.published, c.sentence.text, months)
-    ] or fitting
+    """ "in August 2016", "on Monday": the sentences of that time or day. A window given as a
+    date leaves nothing when nothing fits it; a vaguer one ("last summer") and a weekday only
+    narrow when something fits."""
+    window = asked.window
+    pool = [c for c in fitting if fits(c, window)]
+    if not pool and window is not None and not window.certain:
+        pool = fitting
     if asked.days:
         pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
     return pool
 
 
-def fits_years(candidate: Candidate, years: frozenset[int]) -> bool:
-    """A sentence fits "in 2016" if its article was published then or it names the year."""
-    if not years:
-        return True
-    published = _published_year(candidate.passage)
-    return (
-        published in years
-        or bool(years & years_in(candidate.sentence.text))
-        or (published is None and bool(years & years_in(candidate.passage.text)))
+def fits(candidate: Candidate, window: Window | None) -> bool:
+    """A sentence fits the question's time if its article was published then or it names a
+    time then (an article without a date: if any of the passage does)."""
+    published = candidate.passage.published
+    return fits_time(window, published, candidate.sentence.text) or (
+        published is None and fits_time(window, None, candidate.passage.text)
     )
 
 
@@ -312,7 +302,7 @@ class ExtractiveComposer:
         vectors = self.embedder.embed([p.text for p in asked.parts])
         picked: list[Candidate] = []
         for part, vector in zip(asked.parts, vectors, strict=True):
-            fitting = [c for c in pool if fits_years(c, part.years)]
+            fitting = [c for c in pool if fits(c, part.window)]
             if not fitting:
                 return None
             score = self._part_scorer(part, vector, lexical)
@@ -400,18 +390,41 @@ class ExtractiveComposer:
         if retrieval.analysis.unknown_entities or not retrieval.passages:
             return ABSTENTION
         asked = retrieval.analysis.focus
-        fitting = [
-            c for c in self.candidates(retrieval, lexical, asked) if fits_years(c, asked.years)
-        ]
+        candidates = self.candidates(retrieval, lexical, asked)
+        question_terms = set(retrieval.analysis.terms)
+        chosen = self._chosen(candidates, asked, lexical, question_terms)
+        if chosen is None and asked.window is not None:
+            # Nothing from that time answers: say so, and when the closest coverage is from.
+            anytime = replace(asked, window=None)
+            elsewhere = self._chosen(candidates, anytime, lexical, question_terms)
+            if elsewhere:
+                return time_scoped_abstention(asked.window, elsewhere[0].passage)
+        if not chosen:
+            return ABSTENTION
+        citations = [make_citation(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
+        if asked.window is None:
+            return Composition(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations)
+        # a question about a time: the answer says when, relative dates resolved
+        text = " ".join(f"{with_dates(c.quote, c.published)} [{c.n}]" for c in citations)
+        lead = stated_when(asked.window, [(c.published, c.quote) for c in citations])
+        return Composition(lead + text, citations)
+
+    def _chosen(
+        self,
+        candidates: list[Candidate],
+        asked: Focus,
+        lexical: LexicalIndex,
+        question_terms: set[str],
+    ) -> list[Candidate] | None:
+        """The sentences of the answer, in order; None when the evidence does not answer."""
+        years = asked.window.years() if asked.window else None
+        fitting = [c for c in candidates if fits(c, years)]
         pool = _narrowed(fitting, asked)
         opening = self._opening(pool, asked, fitting)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
-            return ABSTENTION
+            return None
         parts = self._part_answers(pool, asked, lexical, opening[0])
         if parts is None:
-            return ABSTENTION
+            return None
         chosen = self._with_neighbours(opening + parts, fitting)[: self.max_sentences]
-        chosen = self._filled(chosen, pool, fitting, set(retrieval.analysis.terms), opening[0])
-        citations = [make_citation(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
-        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        return Composition(text=text, citations=citations)
+        return self._filled(chosen, pool, fitting, question_terms, opening[0])

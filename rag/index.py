@@ -20,6 +20,7 @@ from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import token_counter
+from rag.timeline import iso_dates
 from rag.types import DocumentInfo, IngestReport
 
 Progress = Callable[[int, int], None]
@@ -65,6 +66,7 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "published": article.published or "",
                 "published_ord": published_ordinal(article.published),
                 "url": article.url or "",
+                "event_dates": " ".join(iso_dates(chunk.text, article.published)),
                 "source": str(article.path.resolve()),
             },
         )

@@ -6,6 +6,10 @@ from rag.types import Passage
 
 # The fixed phrase of an abstention; tests and callers match on it.
 ABSTAIN_PHRASE = "The articles don't say."
+# The abstention for a question about a time the articles cover only at other times.
+TIME_ABSTAIN_OPENING = "The articles have nothing from"
+TIME_ABSTAIN = TIME_ABSTAIN_OPENING + " {window} on that; the closest coverage is from {closest}."
+ABSTENTION_OPENINGS = (ABSTAIN_PHRASE, TIME_ABSTAIN_OPENING)
 
 SYSTEM_PROMPT = f"""You answer questions about news articles using ONLY the numbered passages \
 you are given. Rules:
@@ -32,6 +36,10 @@ def passage_block(passages: list[Passage]) -> str:
     parts = []
     for n, passage in enumerate(passages, start=1):
         source = ", ".join(x for x in (passage.outlet, passage.published) if x)
+        if passage.event_dates:
+            source += (
+                ("; " if source else "") + "dates mentioned: " + ", ".join(passage.event_dates)
+            )
         header = f"[{n}] {passage.title}" + (f" ({source})" if source else "")
         parts.append(f"{header}\n{passage.text}")
     return "\n\n".join(parts)

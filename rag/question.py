@@ -1,18 +1,18 @@
 """What a question asks for, in the terms the extractive composer checks evidence against:
-its own words versus words carried from earlier turns, its parts, the years it names, the
+its own words versus words carried from earlier turns, its parts, the time it names, the
 person whose words it asks about, and the kind of answer it expects."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
 from rag.text import STOPWORDS, normalise, words
+from rag.timeline import Window, dates_in, question_window
 
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
 _PART_SPLIT = re.compile(
     rf",?\s+(?:and|while|but)\s+(?={_AUX}\b)|\s+compared? (?:with|to)\s+|;\s*", re.I
@@ -35,26 +35,13 @@ _DEED_QUESTION = re.compile(
 )
 # Words that may stand between a doer and the verb: "Putin also tasked", "Lavrov has said".
 _BEFORE_VERB = frozenset(
-    "also then has had have later again reportedly personally himself herself still "
-    "first".split()
+    "also then has had have later again reportedly personally himself herself still first".split()
 )
 _IRREGULAR_PAST = frozenset(
     "met made took gave went saw held spoke sent put set led won ran began brought thought "
     "became came left got told said sought paid kept struck threw drew wrote rode flew "
     "fought".split()
 )
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december"
-).split()
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
-# "in July 2016", "August 2016", "during July": a month the question dates itself by. "May"
-# alone is Theresa May more often than the month, so it counts only before a year.
-_ASKED_MONTH = re.compile(
-    rf"(?P<lead>\b(?:in|during|early|late|mid|since)[- ])?\b{_MONTH}\b"
-    r"(?P<year>\s+(?:19|20)\d\d\b)?",
-    re.I,
-)
-_NAMED_MONTH = re.compile(rf"\b{_MONTH}\b", re.I)
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _SPEECH_VERBS = frozenset(
     "said says say saying told tells call called calling calls described describing warned urged "
@@ -87,7 +74,7 @@ class Part:
     """One thing the question asks; a question with two asks needs evidence for each."""
 
     text: str
-    years: frozenset[int] = frozenset()
+    window: Window | None = None
 
 
 @dataclass
@@ -95,21 +82,16 @@ class Focus:
     own: str
     carried: str
     parts: list[Part]
-    years: frozenset[int]
+    window: Window | None  # the time the question asks about: "in July 2016"
     speaker: frozenset[str]
     topic: frozenset[str]
     named_topic: frozenset[str]  # the topic when it is only names ("about China"), else empty
     deeds: bool  # asks what the speaker did ("what did Putin do"), not what they said
     days: frozenset[str]  # weekdays the question names: "on Monday"
-    months: frozenset[int]  # months the question dates itself by: "in August 2016"
     wanted: AnswerType | None
     outcome: bool  # asks how something turned out
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
-
-
-def years_in(text: str) -> frozenset[int]:
-    return frozenset(int(y) for y in _YEAR.findall(text))
 
 
 def _content(text: str, correct: Callable[[str], str | None]) -> frozenset[str]:
@@ -161,35 +143,9 @@ def acts(sentence: str, doer: frozenset[str]) -> float:
     return 0.0
 
 
-def asked_months(question: str) -> frozenset[int]:
-    """Months (1-12) the question dates itself by."""
-    found = set()
-    for match in _ASKED_MONTH.finditer(question):
-        name = match.group(2).lower()
-        if match.group("year") or (match.group("lead") and name != "may"):
-            found.add(_MONTH_NAMES.index(name) + 1)
-    return frozenset(found)
-
-
-def months_in(text: str) -> frozenset[int]:
-    """Months a sentence names ("May" only with a day or year beside it)."""
-    found = set()
-    for match in _NAMED_MONTH.finditer(text):
-        name = match.group(1).lower()
-        around = text[max(0, match.start() - 4) : match.end() + 6]
-        if name != "may" or re.search(r"\d", around):
-            found.add(_MONTH_NAMES.index(name) + 1)
-    return frozenset(found)
-
-
-def fits_months(published: str | None, text: str, months: frozenset[int]) -> bool:
-    """Text fits "in August 2016" if its article came out that month or it names the month."""
-    published = published or ""
-    return (
-        not months
-        or (published[5:7].isdigit() and int(published[5:7]) in months)
-        or bool(months & months_in(text))
-    )
+def fits_time(window: Window | None, published: str | None, text: str) -> bool:
+    """Text fits the question's time if its article came out then or it names a time then."""
+    return window is None or window.admits(published, dates_in(text, published))
 
 
 def weekdays(text: str) -> frozenset[str]:
@@ -214,9 +170,9 @@ def signals(sentence: str, asked: Focus) -> Signals:
 def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) -> Focus:
     """Read a (possibly condensed) question; `correct` maps misspelt names to corpus words."""
     own, carried = split_context(question)
-    years = years_in(own)
+    window = question_window(own)
     texts = [t.strip() for t in _PART_SPLIT.split(own) if t and len(words(t)) >= 2]
-    parts = [Part(t, years_in(t)) for t in texts] or [Part(own, years)]
+    parts = [Part(t, question_window(t)) for t in texts] or [Part(own, window)]
     deed = _DEED_QUESTION.search(own)
     speech = _SPEECH_QUESTION.search(own)
     person = speech or deed
@@ -224,19 +180,18 @@ def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) 
     topic = _content(about.group("topic"), correct) if about else frozenset()
     names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
     named = _content(" ".join(names), correct)
-    if len(parts) == 1 and len(years) > 1:
-        parts = [Part(own, frozenset({y})) for y in sorted(years)]
+    if len(parts) == 1 and window and len(window.spans) > 1:  # "in 2016 and in 2019"
+        parts = [Part(own, replace(window, spans=(span,))) for span in window.spans]
     return Focus(
         own=own,
         carried=carried,
         parts=parts,
-        years=years,
+        window=window,
         speaker=_content(_who(person), correct) if person else frozenset(),
         topic=topic,
         named_topic=named if named == topic else frozenset(),
         deeds=bool(deed) and not speech,
         days=weekdays(own),
-        months=asked_months(own),
         wanted=expected_type(own),
         outcome=bool(_OUTCOME.search(own)),
     )

@@ -15,26 +15,18 @@ from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
 from rag.lexical import LexicalIndex
-from rag.question import Focus, fits_months, focus, signals, years_in
+from rag.question import Focus, fits_time, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
+from rag.timeline import iso_dates
 from rag.types import Passage
 
 RRF_K = 60
 TYPE_BONUS = 0.2  # a sentence holding the kind of answer asked for ("how long": a duration)
 SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's words (not others')
-YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming the year
-MONTH_PENALTY = 0.1  # "in August 2016": likewise for the month
+YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming a time then
+MONTH_PENALTY = 0.1  # "in August 2016": a chunk of the right year, outside the window
 FUSION_WEIGHT = 0.2  # share of the fused dense+BM25 rank in the final order
-
-
-def _fits_years(record: ChunkRecord, years: frozenset[int]) -> bool:
-    published = str(record.metadata.get("published") or "")[:4]
-    return (
-        not years
-        or (published.isdigit() and int(published) in years)
-        or bool(years & years_in(record.text))
-    )
 
 
 # Capitalised words that open requests rather than name things.
@@ -163,7 +155,17 @@ def to_passage(record: ChunkRecord, score: float) -> Passage:
         published=meta.get("published") or None,
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),
+        event_dates=chunk_dates(record),
     )
+
+
+def chunk_dates(record: ChunkRecord) -> list[str]:
+    """The dates a chunk talks about: kept in its metadata at ingest (computed for chunks of
+    an index built before they were)."""
+    kept = record.metadata.get("event_dates")
+    if isinstance(kept, str):
+        return kept.split()
+    return iso_dates(record.text, record.metadata.get("published") or None)
 
 
 class HybridRetriever:
@@ -264,11 +266,12 @@ class HybridRetriever:
                 value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
                 best = max(best, value)
                 row += 1
-            if not _fits_years(record, asked.years):
-                best -= YEAR_PENALTY
-            published = str(record.metadata.get("published") or "")
-            if not fits_months(published, record.text, asked.months):
-                best -= MONTH_PENALTY
+            if asked.window is not None:
+                published = record.metadata.get("published") or None
+                if not fits_time(asked.window.years(), published, record.text):
+                    best -= YEAR_PENALTY
+                elif not fits_time(asked.window, published, record.text):
+                    best -= MONTH_PENALTY
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])
         return scored

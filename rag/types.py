@@ -17,6 +17,11 @@ class Passage(BaseModel):
     published: str | None = None
     start: int = Field(0, description="Offset of the chunk in the cleaned article text.")
     end: int = 0
+    event_dates: list[str] = Field(
+        default_factory=list,
+        description="ISO dates the passage talks about, relative ones resolved against the "
+        "publication date: '2016-07' for 'last month' in an article of August 2016.",
+    )
 
 
 class Citation(BaseModel):
@@ -31,6 +36,9 @@ class Citation(BaseModel):
     quote: str
     start: int
     end: int
+    event_dates: list[str] = Field(
+        default_factory=list, description="ISO dates the quoted sentence talks about."
+    )
 
 
 class Answer(BaseModel):

@@ -1,0 +1,486 @@
+"""Time in questions and in articles.
+
+A question's time expressions ("in July 2016", "between August and September 2016", "last
+summer", "since May 2019") become a `Window`. An article sentence's expressions ("last month",
+"on Tuesday", "4 September") become `Span`s resolved against the article's publication date.
+Expressions are found by a small grammar and read by `dateparser`. Where `dateparser` guesses
+a year or a week on its own, the guess is corrected for news: a weekday means the one on or
+before publication, and a day without a year means the one nearest to it.
+
+"May" is a month only beside a day or a year ("14 May", "May 2019") or after a preposition
+("in May"). Otherwise it is the Prime Minister ("what did May say?").
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+_MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Sept)"  # noqa: E501
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)\d\d"
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11)}
+_LEAD = r"in|during|since|until|till|by|before|after|from|between|of|early|mid|late"
+# "May" alone is a month only after these: "before May" and "since May" are the PM as often.
+_MAY_LEADS = frozenset("in during of early mid late".split())
+_JOINED_NAME = re.compile(rf"\s+(?:and|or|&)\s+(?!{_MONTH}\b)[A-Za-z]", re.I)
+
+_GRAMMAR = rf"""
+    (?P<dm>(?P<dm_day>{_DAY})(?:\s*(?:-|–|to|and)\s*(?P<dm_day2>{_DAY}))?\s+(?:of\s+)?
+        (?P<dm_month>{_MONTH})\b(?:,?\s+(?P<dm_year>{_YEAR})\b)?)
+  | (?P<md>(?P<md_month>{_MONTH})\s+(?P<md_day>{_DAY})(?![\d:])(?:,?\s+(?P<md_year>{_YEAR})\b)?)
+  | (?P<my>(?:(?P<my_part>early|mid|late)[\s-]+)?(?P<my_month>{_MONTH}),?\s+(?:of\s+)?
+        (?P<my_year>{_YEAR})\b)
+  | (?P<season>(?:(?P<s_rel>last|this|next|past)\s+)?(?:the\s+)?
+        (?P<s_name>spring|summer|autumn|fall|winter)\b(?:\s+(?:of\s+)?(?P<s_year>{_YEAR})\b)?)
+  | (?P<rel>(?:(?P<r_side>earlier|later)\s+)?(?P<r_which>last|next|this|past)\s+
+        (?P<r_unit>week|month|year)\b)
+  | (?P<near>\b(?:yesterday|today|tomorrow)\b)
+  | (?P<wd>\b(?P<wd_name>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)
+  | (?P<bm>\b(?P<bm_lead>{_LEAD})[\s-]+(?P<bm_month>{_MONTH})\b(?!['’]s)(?!,?\s+\d)
+        (?:\s+(?P<bm_rel>last|next|this)\s+year\b)?)
+  | (?P<yr>(?<![\d,.$£€-])\b(?P<yr_year>{_YEAR})\b(?![\d%-]))
+"""
+_ARTICLE = re.compile(_GRAMMAR, re.X)  # months capitalised: "may" is a verb in prose
+_QUESTION = re.compile(_GRAMMAR, re.X | re.I)  # questions are often typed in lower case
+_OPEN_BEFORE = re.compile(r"\b(before|until|till|by|prior to)\s+(?:the\s+)?(?:end\s+of\s+)?$", re.I)
+_OPEN_AFTER = re.compile(r"\b(after|since|from)\s+(?:the\s+)?$", re.I)
+_BETWEEN = re.compile(r"\b(between|from)\b", re.I)
+_NEWS_DAY_SPAN = 183  # a day without a year: the one within half a year of publication
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A stretch of time, both ends inclusive. `grain` says how it was given: day, days,
+    week, month, season, year or range (open-ended or between two dates)."""
+
+    start: dt.date
+    end: dt.date
+    grain: str = "day"
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+    @property
+    def iso(self) -> str:
+        """ISO 8601: '2016-07-20', '2016-07', '2016', or an interval 'start/end'."""
+        if self.grain == "day":
+            return self.start.isoformat()
+        if self.grain == "month":
+            return self.start.isoformat()[:7]
+        if self.grain == "year":
+            return str(self.start.year)
+        return f"{self.start.isoformat()}/{self.end.isoformat()}"
+
+    @property
+    def label(self) -> str:
+        """For people: '20 July 2016', 'July 2016', '2016', '1–7 August 2016'."""
+        start, end = self.start, self.end
+        if self.grain == "day":
+            return _day_label(start)
+        if self.grain == "month":
+            return f"{start:%B %Y}"
+        if self.grain == "year":
+            return str(start.year)
+        if start == dt.date.min:
+            return f"before {_day_label(end + dt.timedelta(days=1))}"
+        if end == dt.date.max:
+            return f"since {_day_label(start)}"
+        if start.year == end.year and start.month == end.month:
+            return f"{start.day}–{end.day} {start:%B %Y}"
+        if start.year == end.year:
+            if start.day == 1 and end == _month_end(end.year, end.month):
+                return f"{start:%B}–{end:%B %Y}"
+            return f"{start.day} {start:%B} – {end.day} {end:%B %Y}"
+        return f"{start.day} {start:%B %Y} – {end.day} {end:%B %Y}"
+
+    @classmethod
+    def from_iso(cls, text: str) -> Span:
+        if "/" in text:
+            first, last = text.split("/", 1)
+            return cls(dt.date.fromisoformat(first), dt.date.fromisoformat(last), "range")
+        if len(text) == 4:
+            return _year(int(text))
+        if len(text) == 7:
+            return _month(int(text[:4]), int(text[5:7]))
+        day = dt.date.fromisoformat(text)
+        return cls(day, day, "day")
+
+
+@dataclass(frozen=True)
+class Yearless:
+    """A day or month asked without a year ("on 4 September", "in July"): any year fits."""
+
+    month: int
+    first: int
+    last: int  # day of the month; 31 stands for the month's end
+    whole_month: bool
+
+    @classmethod
+    def of(cls, m: re.Match[str]) -> Yearless:
+        if m.group("bm"):
+            return cls(_month_number(m.group("bm_month")), 1, 31, True)
+        prefix = "dm" if m.group("dm") else "md"
+        first = int(re.sub(r"\D", "", m.group(f"{prefix}_day")))
+        second = m.group("dm_day2") if prefix == "dm" else None
+        last = int(re.sub(r"\D", "", second)) if second else first
+        return cls(_month_number(m.group(f"{prefix}_month")), first, max(first, last), False)
+
+    def overlaps(self, span: Span) -> bool:
+        if span.end.year - span.start.year > 1:
+            return True  # a span of several years holds every day of the year
+        for year in range(span.start.year, span.end.year + 1):
+            ends = calendar.monthrange(year, self.month)[1]
+            start = dt.date(year, self.month, min(self.first, ends))
+            if start <= span.end and span.start <= dt.date(year, self.month, min(self.last, ends)):
+                return True
+        return False
+
+    @property
+    def label(self) -> str:
+        name = _MONTHS[self.month - 1].capitalize()
+        if self.whole_month:
+            return name
+        days = str(self.first) if self.first == self.last else f"{self.first}–{self.last}"
+        return f"{days} {name}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time a question asks about: any of its spans. `certain` when every span was given
+    as a date ("in July 2016"), not relative to today ("last summer") or open-ended."""
+
+    spans: tuple[Span, ...]
+    certain: bool
+    yearless: tuple[Yearless, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return " and ".join([s.label for s in self.spans] + [y.label for y in self.yearless])
+
+    def years(self) -> Window:
+        """The same window widened to whole years ("July 2016" → 2016)."""
+        spans = tuple(
+            Span(
+                s.start if s.start == dt.date.min else dt.date(s.start.year, 1, 1),
+                s.end if s.end == dt.date.max else dt.date(s.end.year, 12, 31),
+                "year" if s.start.year == s.end.year else "range",
+            )
+            for s in self.spans
+        )
+        return Window(spans, self.certain, self.yearless)
+
+    def holds(self, span: Span) -> bool:
+        return any(w.overlaps(span) for w in self.spans) or any(
+            y.overlaps(span) for y in self.yearless
+        )
+
+    def admits(self, published: str | None, spans: Iterable[Span]) -> bool:
+        """Text fits the window if its article came out in it or the text names a time in it."""
+        day = parse_published(published)
+        if day and self.holds(Span(day, day)):
+            return True
+        return any(self.holds(span) for span in spans)
+
+
+def _day_label(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def parse_published(published: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((published or "")[:10])
+    except ValueError:
+        return None
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _month(year: int, month: int) -> Span:
+    return Span(dt.date(year, month, 1), _month_end(year, month), "month")
+
+
+def _year(year: int) -> Span:
+    return Span(dt.date(year, 1, 1), dt.date(year, 12, 31), "year")
+
+
+def _month_number(name: str) -> int:
+    name = name.lower()
+    return 9 if name == "sept" else _MONTHS.index(name) + 1
+
+
+@lru_cache(maxsize=512)
+def _parser(base: dt.date) -> Any:
+    from dateparser.date import DateDataParser  # imported on first use: it is slow to load
+
+    settings = {
+        "RELATIVE_BASE": dt.datetime(base.year, base.month, base.day, 12),
+        "PREFER_DATES_FROM": "past",
+        "PREFER_DAY_OF_MONTH": "first",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
+    return DateDataParser(languages=["en"], settings=settings)
+
+
+def _parse(text: str, base: dt.date) -> dt.date | None:
+    """dateparser's reading of one expression, relative to `base`."""
+    data = _parser(base).get_date_data(text)
+    return None if data is None or data.date_obj is None else data.date_obj.date()
+
+
+def _nearest_year(month: int, day: int, base: dt.date) -> int:
+    """The year that puts day/month nearest to `base` (an article's publication date)."""
+    best = base.year
+    for year in (base.year - 1, base.year, base.year + 1):
+        try:
+            gap = abs((dt.date(year, month, day) - base).days)
+        except ValueError:
+            continue
+        if gap < abs((_safe_date(best, month, day) - base).days):
+            best = year
+    return best
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date:
+    return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def _days(m: re.Match[str], base: dt.date | None, year_hint: int | None) -> Span | None:
+    prefix = "dm" if m.group("dm") else "md"
+    month = _month_number(m.group(f"{prefix}_month"))
+    first = int(re.sub(r"\D", "", m.group(f"{prefix}_day")))
+    second = m.group("dm_day2") if prefix == "dm" else None
+    last = int(re.sub(r"\D", "", second)) if second else first
+    year_text = m.group(f"{prefix}_year")
+    if year_text:
+        year = int(year_text)
+    elif year_hint:
+        year = year_hint
+    elif base:
+        year = _nearest_year(month, first, base)
+    else:
+        return None
+    start = _parse(f"{first} {_MONTHS[month - 1]} {year}", base or dt.date(year, 1, 1))
+    if start is None or not first <= last <= calendar.monthrange(year, month)[1]:
+        return None
+    end = dt.date(year, month, last)
+    return Span(start, end, "day" if start == end else "days")
+
+
+def _month_span(m: re.Match[str], year: int, month: int) -> Span:
+    span = _month(year, month)
+    part = (m.group("my_part") or "").lower()
+    if part == "early":
+        return Span(span.start, span.start.replace(day=10), "days")
+    if part == "mid":
+        return Span(span.start.replace(day=11), span.start.replace(day=20), "days")
+    if part == "late":
+        return Span(span.start.replace(day=21), span.end, "days")
+    return span
+
+
+def _season_in(name: str, year: int) -> Span:
+    """The season that begins in `year` (winter runs into the next year)."""
+    if name == "winter":
+        return Span(dt.date(year, 12, 1), _month_end(year + 1, 2), "season")
+    first, last = _SEASONS[name]
+    return Span(dt.date(year, first, 1), _month_end(year, last), "season")
+
+
+def _season(m: re.Match[str], base: dt.date | None) -> Span | None:
+    name = m.group("s_name").lower()
+    which = (m.group("s_rel") or "").lower()
+    if m.group("s_year"):
+        return _season_in(name, int(m.group("s_year")))
+    if base is None or not which:
+        return None  # "in the summer": no year to place it in
+    around = [_season_in(name, year) for year in range(base.year - 2, base.year + 2)]
+    if which in ("last", "past"):
+        return [s for s in around if s.end < base][-1]
+    if which == "next":
+        return [s for s in around if s.start > base][0]
+    current = [s for s in around if s.start <= base <= s.end]
+    return current[0] if current else [s for s in around if s.start.year == base.year][0]
+
+
+def _relative(m: re.Match[str], base: dt.date) -> Span | None:
+    unit = m.group("r_unit").lower()
+    which = m.group("r_which").lower()
+    side = (m.group("r_side") or "").lower()
+    day = _parse(f"{'last' if which == 'past' else which} {unit}", base)
+    if day is None:
+        return None
+    if unit == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        span = Span(start, start + dt.timedelta(days=6), "week")
+    elif unit == "month":
+        span = _month(day.year, day.month)
+    else:
+        span = _year(day.year)
+    if which == "this" and side == "earlier":
+        return Span(span.start, base, "range")
+    if which == "this" and side == "later":
+        return Span(base, span.end, "range")
+    return span
+
+
+def _weekday(name: str, base: dt.date) -> Span:
+    """'on Tuesday' in an article: the Tuesday on or before its publication."""
+    back = (base.weekday() - _WEEKDAYS.index(name.lower())) % 7
+    day = base - dt.timedelta(days=back)
+    return Span(day, day, "day")
+
+
+def _near(word: str, base: dt.date) -> Span:
+    day = _parse(word, base) or base
+    return Span(day, day, "day")
+
+
+def _matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """The grammar's matches, without a "May" that is more likely the Prime Minister."""
+    return [m for m in pattern.finditer(text) if not _may_is_a_person(m, text)]
+
+
+def _may_is_a_person(m: re.Match[str], text: str) -> bool:
+    """A bare "May" after "before", "since" ..., or joined to a name ("in May and Putin's
+    call") is the Prime Minister; "in May" and "in May and June" are the month."""
+    if not (m.group("bm") and m.group("bm_month").lower() == "may"):
+        return False
+    return m.group("bm_lead").lower() not in _MAY_LEADS or bool(_JOINED_NAME.match(text, m.end()))
+
+
+def _span(m: re.Match[str], base: dt.date | None, year_hint: int | None) -> Span | None:
+    """The span one grammar match stands for; None when it cannot be placed in time."""
+    if m.group("dm") or m.group("md"):
+        return _days(m, base, year_hint)
+    if m.group("my"):
+        return _month_span(m, int(m.group("my_year")), _month_number(m.group("my_month")))
+    if m.group("yr"):
+        return _year(int(m.group("yr_year")))
+    if m.group("season"):
+        return _season(m, base)
+    if m.group("bm"):
+        month = _month_number(m.group("bm_month"))
+        if year_hint:
+            return _month(year_hint, month)
+        if base is None:
+            return None
+        shift = {"last": -1, "next": 1, "this": 0}.get((m.group("bm_rel") or "").lower())
+        if shift is not None:  # "in November last year"
+            return _month(base.year + shift, month)
+        return _month(_nearest_year(month, 1, base.replace(day=1)), month)
+    if base is None:
+        return None
+    if m.group("rel"):
+        return _relative(m, base)
+    if m.group("near"):
+        return _near(m.group("near").lower(), base)
+    if m.group("wd"):
+        return _weekday(m.group("wd_name"), base)
+    return None
+
+
+@lru_cache(maxsize=65536)
+def dates_in(text: str, published: str | None) -> tuple[Span, ...]:
+    """The times an article's sentence talks about, relative expressions resolved against the
+    article's publication date (without one, only absolute dates are kept)."""
+    base = parse_published(published)
+    spans = {span for m in _matches(_ARTICLE, text) if (span := _span(m, base, None)) is not None}
+    return tuple(sorted(spans))
+
+
+def question_window(question: str, today: dt.date | None = None) -> Window | None:
+    """The time a question asks about, or None when it names none. Relative expressions
+    ("last month") count from `today`; a day or month without a year is taken from another
+    expression of the question ("between August and September 2016"), else it fits any year."""
+    today = today or dt.date.today()
+    matches = [m for m in _matches(_QUESTION, question) if not m.group("wd")]
+    years = [int(y) for m in matches for y in _years_of(m)]
+    hint = years[-1] if years else None
+    spans: list[Span] = []
+    yearless: list[Yearless] = []
+    certain = True
+    for m in matches:
+        if m.group("rel") or m.group("near") or (m.group("season") and not m.group("s_year")):
+            certain = False
+        if hint is None and (m.group("bm") or m.group("dm") or m.group("md")):
+            yearless.append(Yearless.of(m))
+            continue
+        span = _span(m, today, None if _years_of(m) else hint)
+        if span is not None:
+            spans.append(_opened(question[: m.start()], span))
+            certain = certain and spans[-1].grain != "range"
+    if len(spans) > 1 and _BETWEEN.search(question[: matches[0].start()]):
+        spans = [Span(min(s.start for s in spans), max(s.end for s in spans), "range")]
+    if not spans and not yearless:
+        return None
+    return Window(tuple(spans), certain, tuple(yearless))
+
+
+def _years_of(m: re.Match[str]) -> list[str]:
+    names = ("dm_year", "md_year", "my_year", "s_year", "yr_year")
+    return [m.group(name) for name in names if m.group(name)]
+
+
+def _opened(before: str, span: Span) -> Span:
+    """'before May 2019' → everything up to 30 April 2019; 'since 2016' → 2016 onwards."""
+    if _OPEN_BEFORE.search(before):
+        return Span(dt.date.min, span.start - dt.timedelta(days=1), "range")
+    if _OPEN_AFTER.search(before):
+        return Span(span.start, dt.date.max, "range")
+    return span
+
+
+def iso_dates(text: str, published: str | None) -> list[str]:
+    """`dates_in` as ISO strings, for chunk metadata and the JSON output."""
+    return [span.iso for span in dates_in(text, published)]
+
+
+def _needs_base(m: re.Match[str]) -> bool:
+    """An expression whose date depends on when it was written ("last month", "on Tuesday",
+    "in July", "4 September")."""
+    return not _years_of(m) and not m.group("yr")
+
+
+def with_dates(sentence: str, published: str | None) -> str:
+    """'… last month …' → '… last month [July 2016] …': each relative expression of an
+    article's sentence followed by the date it stands for."""
+    base = parse_published(published)
+    if base is None:
+        return sentence
+    pieces: list[str] = []
+    last = 0
+    for m in _matches(_ARTICLE, sentence):
+        span = _span(m, base, None) if _needs_base(m) else None
+        if span is not None:
+            pieces += [sentence[last : m.end()], f" [{span.label}]"]
+            last = m.end()
+    return "".join(pieces) + sentence[last:]
+
+
+def day_label(published: str | None) -> str | None:
+    """'2016-08-09' → '9 August 2016'."""
+    day = parse_published(published)
+    return _day_label(day) if day else None
+
+
+def stated_when(window: Window, sentences: list[tuple[str | None, str]]) -> str:
+    """A lead-in that says when, for an answer to a question about a time whose sentences
+    (publication date, text) name no time in the window: 'As reported on 9 August 2016: '."""
+    if any(
+        window.holds(span) for published, text in sentences for span in dates_in(text, published)
+    ):
+        return ""
+    when = day_label(sentences[0][0]) if sentences else None
+    return f"As reported on {when}: " if when else ""

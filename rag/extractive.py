@@ -28,10 +28,10 @@ from rag.answer import (
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import FUTURE, Focus, Part, fits_time, mentions, signals, weekdays
+from rag.question import Focus, Part, fits_time, mentions, signals, weekdays
 from rag.retrieve import Retrieval, analyse
 from rag.text import sentence_spans, terms, words
-from rag.timeline import Window, stated_when, with_dates
+from rag.timeline import FUTURE, Window, stated_when, with_dates
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own

@@ -61,12 +61,6 @@ _OUTCOME = re.compile(
     r"|\bwhat (?:was|were) the (?:outcome|result)s?\b|\bdid .+ (?:succeed|fail)\b",
     re.I,
 )
-# ... that evidence written before the event cannot answer.
-FUTURE = re.compile(
-    r"\b(?:will|to be held|is expected|are expected|expected to|next (?:week|month|year)|upcoming|"
-    r"scheduled|plans? to|is due|are due|is set to|are set to)\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from rag.lexical import LexicalIndex
 from rag.question import Focus, fits_time, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
-from rag.timeline import iso_dates
+from rag.timeline import dated_in, iso_dates
 from rag.types import Passage
 
 RRF_K = 60
@@ -26,6 +26,8 @@ TYPE_BONUS = 0.2  # a sentence holding the kind of answer asked for ("how long":
 SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's words (not others')
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming a time then
 MONTH_PENALTY = 0.1  # "in August 2016": a chunk of the right year, outside the window
+DATE_BONUS = 0.2  # "in July 2016": a sentence that itself dates what it says to July 2016
+# (not for a whole year: most sentences of that year's articles are dated inside it)
 FUSION_WEIGHT = 0.2  # share of the fused dense+BM25 rank in the final order
 
 
@@ -264,6 +266,9 @@ class HybridRetriever:
                 signal = signals(sentence, asked)
                 value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
                 value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
+                if asked.window is not None and asked.window.precise:
+                    published = record.metadata.get("published") or None
+                    value += DATE_BONUS * dated_in(asked.window, sentence, published)
                 best = max(best, value)
                 row += 1
             if asked.window is not None:

@@ -55,7 +55,13 @@ _QUESTION = re.compile(_GRAMMAR, re.X | re.I)  # questions are often typed in lo
 _OPEN_BEFORE = re.compile(r"\b(before|until|till|by|prior to)\s+(?:the\s+)?(?:end\s+of\s+)?$", re.I)
 _OPEN_AFTER = re.compile(r"\b(after|since|from)\s+(?:the\s+)?$", re.I)
 _BETWEEN = re.compile(r"\b(between|from)\b", re.I)
-_NEWS_DAY_SPAN = 183  # a day without a year: the one within half a year of publication
+# A sentence about the future: its dates without a year lie ahead of publication (and, for
+# the composer, it cannot report how something turned out).
+FUTURE = re.compile(
+    r"\b(?:will|to be held|is expected|are expected|expected to|next (?:week|month|year)|upcoming|"
+    r"scheduled|plans? to|is due|are due|is set to|are set to)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -135,6 +141,10 @@ class Yearless:
         last = int(re.sub(r"\D", "", second)) if second else first
         return cls(_month_number(m.group(f"{prefix}_month")), first, max(first, last), False)
 
+    @property
+    def days(self) -> int:
+        return 31 if self.whole_month else self.last - self.first
+
     def overlaps(self, span: Span) -> bool:
         if span.end.year - span.start.year > 1:
             return True  # a span of several years holds every day of the year
@@ -167,6 +177,11 @@ class Window:
     def label(self) -> str:
         return " and ".join([s.label for s in self.spans] + [y.label for y in self.yearless])
 
+    @property
+    def precise(self) -> bool:
+        """Narrower than a year: sentences dated inside it stand out from their articles."""
+        return all(s.end - s.start < dt.timedelta(days=300) for s in self.spans)
+
     def years(self) -> Window:
         """The same window widened to whole years ("July 2016" → 2016)."""
         spans = tuple(
@@ -180,8 +195,11 @@ class Window:
         return Window(spans, self.certain, self.yearless)
 
     def holds(self, span: Span) -> bool:
-        return any(w.overlaps(span) for w in self.spans) or any(
-            y.overlaps(span) for y in self.yearless
+        """The span falls in the window and is no vaguer than it: "2016" does not date
+        anything to July 2016, "July 2016" and "13 July 2016" do."""
+        length = span.end - span.start
+        return any(w.overlaps(span) and length <= w.end - w.start for w in self.spans) or any(
+            y.overlaps(span) and length.days <= y.days for y in self.yearless
         )
 
     def admits(self, published: str | None, spans: Iterable[Span]) -> bool:
@@ -239,24 +257,23 @@ def _parse(text: str, base: dt.date) -> dt.date | None:
     return None if data is None or data.date_obj is None else data.date_obj.date()
 
 
-def _nearest_year(month: int, day: int, base: dt.date) -> int:
-    """The year that puts day/month nearest to `base` (an article's publication date)."""
-    best = base.year
-    for year in (base.year - 1, base.year, base.year + 1):
-        try:
-            gap = abs((dt.date(year, month, day) - base).days)
-        except ValueError:
-            continue
-        if gap < abs((_safe_date(best, month, day) - base).days):
-            best = year
-    return best
+def _year_for(month: int, day: int, base: dt.date, ahead: bool) -> int:
+    """The year of a day/month written without one in an article published on `base`: the
+    last occurrence on or before publication, or the next one on or after it when the
+    sentence speaks of the future ("will attend the summit on 4 September")."""
+    this_year = _safe_date(base.year, month, day)
+    if ahead:
+        return base.year if this_year >= base else base.year + 1
+    return base.year if this_year <= base else base.year - 1
 
 
 def _safe_date(year: int, month: int, day: int) -> dt.date:
     return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
-def _days(m: re.Match[str], base: dt.date | None, year_hint: int | None) -> Span | None:
+def _days(
+    m: re.Match[str], base: dt.date | None, year_hint: int | None, ahead: bool
+) -> Span | None:
     prefix = "dm" if m.group("dm") else "md"
     month = _month_number(m.group(f"{prefix}_month"))
     first = int(re.sub(r"\D", "", m.group(f"{prefix}_day")))
@@ -268,7 +285,7 @@ def _days(m: re.Match[str], base: dt.date | None, year_hint: int | None) -> Span
     elif year_hint:
         year = year_hint
     elif base:
-        year = _nearest_year(month, first, base)
+        year = _year_for(month, first, base, ahead)
     else:
         return None
     start = _parse(f"{first} {_MONTHS[month - 1]} {year}", base or dt.date(year, 1, 1))
@@ -360,10 +377,12 @@ def _may_is_a_person(m: re.Match[str], text: str) -> bool:
     return m.group("bm_lead").lower() not in _MAY_LEADS or bool(_JOINED_NAME.match(text, m.end()))
 
 
-def _span(m: re.Match[str], base: dt.date | None, year_hint: int | None) -> Span | None:
+def _span(
+    m: re.Match[str], base: dt.date | None, year_hint: int | None, ahead: bool = False
+) -> Span | None:
     """The span one grammar match stands for; None when it cannot be placed in time."""
     if m.group("dm") or m.group("md"):
-        return _days(m, base, year_hint)
+        return _days(m, base, year_hint, ahead)
     if m.group("my"):
         return _month_span(m, int(m.group("my_year")), _month_number(m.group("my_month")))
     if m.group("yr"):
@@ -379,7 +398,7 @@ def _span(m: re.Match[str], base: dt.date | None, year_hint: int | None) -> Span
         shift = {"last": -1, "next": 1, "this": 0}.get((m.group("bm_rel") or "").lower())
         if shift is not None:  # "in November last year"
             return _month(base.year + shift, month)
-        return _month(_nearest_year(month, 1, base.replace(day=1)), month)
+        return _month(_year_for(month, 1, base.replace(day=1), ahead), month)
     if base is None:
         return None
     if m.group("rel"):
@@ -396,7 +415,9 @@ def dates_in(text: str, published: str | None) -> tuple[Span, ...]:
     """The times an article's sentence talks about, relative expressions resolved against the
     article's publication date (without one, only absolute dates are kept)."""
     base = parse_published(published)
-    spans = {span for m in _matches(_ARTICLE, text) if (span := _span(m, base, None)) is not None}
+    ahead = bool(FUTURE.search(text))
+    found = (_span(m, base, None, ahead) for m in _matches(_ARTICLE, text))
+    spans = {span for span in found if span is not None}
     return tuple(sorted(spans))
 
 
@@ -455,17 +476,28 @@ def _needs_base(m: re.Match[str]) -> bool:
 
 def with_dates(sentence: str, published: str | None) -> str:
     """'… last month …' → '… last month [July 2016] …': each relative expression of an
-    article's sentence followed by the date it stands for."""
+    article's sentence followed by the date it stands for ("on Tuesday, 14 May" once)."""
     base = parse_published(published)
     if base is None:
         return sentence
+    ahead = bool(FUTURE.search(sentence))
+    resolved = [
+        (m, span)
+        for m in _matches(_ARTICLE, sentence)
+        if _needs_base(m) and (span := _span(m, base, None, ahead)) is not None
+    ]
     pieces: list[str] = []
     last = 0
-    for m in _matches(_ARTICLE, sentence):
-        span = _span(m, base, None) if _needs_base(m) else None
-        if span is not None:
-            pieces += [sentence[last : m.end()], f" [{span.label}]"]
-            last = m.end()
+    for i, (m, span) in enumerate(resolved):
+        following = resolved[i + 1] if i + 1 < len(resolved) else None
+        if (
+            following
+            and following[1] == span
+            and not sentence[m.end() : following[0].start()].strip(" ,")
+        ):
+            continue  # "on Tuesday, 14 May": one date, said twice
+        pieces += [sentence[last : m.end()], f" [{span.label}]"]
+        last = m.end()
     return "".join(pieces) + sentence[last:]
 
 
@@ -484,3 +516,8 @@ def stated_when(window: Window, sentences: list[tuple[str | None, str]]) -> str:
         return ""
     when = day_label(sentences[0][0]) if sentences else None
     return f"As reported on {when}: " if when else ""
+
+
+def dated_in(window: Window, text: str, published: str | None) -> bool:
+    """The text itself names a time in the window (its publication date aside)."""
+    return any(window.holds(span) for span in dates_in(text, published))

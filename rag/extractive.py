@@ -31,7 +31,7 @@ from rag.lexical import LexicalIndex
 from rag.question import Focus, Part, fits_time, mentions, signals, weekdays
 from rag.retrieve import Retrieval, analyse
 from rag.text import sentence_spans, terms, words
-from rag.timeline import FUTURE, Window, stated_when, with_dates
+from rag.timeline import FUTURE, Window, dated_in, stated_when, with_dates
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
@@ -108,6 +108,8 @@ class ExtractiveComposer:
         keep_ratio: float = 0.9,
         gain_ratio: float = 0.8,
         adjacent_ratio: float = 0.6,
+        corroboration_ratio: float = 0.8,
+        corroboration_room: float = 1.25,
         type_floor: float = 0.65,
         type_meaning_floor: float = 0.6,
         speaker_floor: float = 0.55,
@@ -123,6 +125,8 @@ class ExtractiveComposer:
         self.keep_ratio = keep_ratio
         self.gain_ratio = gain_ratio
         self.adjacent_ratio = adjacent_ratio
+        self.corroboration_ratio = corroboration_ratio  # of the first sentence's meaning score
+        self.corroboration_room = corroboration_room  # times max_words, for a second source
         self.type_floor = type_floor
         self.type_meaning_floor = type_meaning_floor
         self.speaker_floor = speaker_floor
@@ -427,4 +431,30 @@ class ExtractiveComposer:
         if parts is None:
             return None
         chosen = self._with_neighbours(opening + parts, fitting)[: self.max_sentences]
-        return self._filled(chosen, pool, fitting, question_terms, opening[0])
+        chosen = self._filled(chosen, pool, fitting, question_terms, opening[0])
+        return self._corroborated(chosen, pool, asked, opening[0])
+
+    def _corroborated(
+        self, chosen: list[Candidate], pool: list[Candidate], asked: Focus, first: Candidate
+    ) -> list[Candidate]:
+        """For a question about a short time ("in July 2016"), one sentence from another
+        article that itself dates the same kind of thing to that time ("Last month [July
+        2016], the British PM ... 'real' nuclear threat"): a second source, over the usual
+        length if need be."""
+        window = asked.window
+        if window is None or not window.precise:
+            return chosen
+        cited = {c.passage.doc_id for c in chosen}
+        budget = self.max_words * self.corroboration_room - sum(c.n_words for c in chosen)
+        seconds = [
+            c
+            for c in pool
+            if c.passage.doc_id not in cited
+            and c.n_words <= budget
+            and c.semantic >= self.corroboration_ratio * first.semantic
+            and (not asked.topic or mentions(c.terms, asked.topic))
+            and (not asked.speaker or c.spoke >= 0.5)
+            and dated_in(window, c.sentence.text, c.passage.published)
+            and all(float(c.vector @ o.vector) <= 0.9 for o in chosen)
+        ]
+        return chosen + [max(seconds, key=lambda c: c.score)] if seconds else chosen

@@ -34,11 +34,14 @@ _LEAD = r"in|during|since|until|till|by|before|after|from|between|of|early|mid|l
 _MAY_LEADS = frozenset("in during of early mid late".split())
 _JOINED_NAME = re.compile(rf"\s+(?:and|or|&)\s+(?!{_MONTH}\b)[A-Za-z]", re.I)
 
-_GRAMMAR = rf"""
+
+def _grammar(month: str) -> str:
+    """The expressions of time, with `month` the pattern for month names."""
+    return rf"""
     (?P<dm>(?P<dm_day>{_DAY})(?:\s*(?:-|–|to|and)\s*(?P<dm_day2>{_DAY}))?\s+(?:of\s+)?
-        (?P<dm_month>{_MONTH})\b(?:,?\s+(?P<dm_year>{_YEAR})\b)?)
-  | (?P<md>(?P<md_month>{_MONTH})\s+(?P<md_day>{_DAY})(?![\d:])(?:,?\s+(?P<md_year>{_YEAR})\b)?)
-  | (?P<my>(?:(?P<my_part>early|mid|late)[\s-]+)?(?P<my_month>{_MONTH}),?\s+(?:of\s+)?
+        (?P<dm_month>{month})\b(?:,?\s+(?P<dm_year>{_YEAR})\b)?)
+  | (?P<md>(?P<md_month>{month})\s+(?P<md_day>{_DAY})(?![\d:])(?:,?\s+(?P<md_year>{_YEAR})\b)?)
+  | (?P<my>(?:(?P<my_part>early|mid|late)[\s-]+)?(?P<my_month>{month}),?\s+(?:of\s+)?
         (?P<my_year>{_YEAR})\b)
   | (?P<season>(?:(?P<s_rel>last|this|next|past)\s+)?(?:the\s+)?
         (?P<s_name>spring|summer|autumn|fall|winter)\b(?:\s+(?:of\s+)?(?P<s_year>{_YEAR})\b)?)
@@ -46,12 +49,16 @@ _GRAMMAR = rf"""
         (?P<r_unit>week|month|year)\b)
   | (?P<near>\b(?:yesterday|today|tomorrow)\b)
   | (?P<wd>\b(?P<wd_name>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)
-  | (?P<bm>\b(?P<bm_lead>{_LEAD})[\s-]+(?P<bm_month>{_MONTH})\b(?!['’]s)(?!,?\s+\d)
+  | (?P<bm>\b(?P<bm_lead>{_LEAD})[\s-]+(?P<bm_month>{month})\b(?!['’]s)(?!,?\s+\d)
         (?:\s+(?P<bm_rel>last|next|this)\s+year\b)?)
   | (?P<yr>(?<![\d,.$£€-])\b(?P<yr_year>{_YEAR})\b(?![\d%-]))
 """
-_ARTICLE = re.compile(_GRAMMAR, re.X)  # months capitalised: "may" is a verb in prose
-_QUESTION = re.compile(_GRAMMAR, re.X | re.I)  # questions are often typed in lower case
+
+
+# Prose: month names capitalised ("may" is a verb), other words in any case ("Last month").
+_ARTICLE = re.compile(_grammar(f"(?-i:{_MONTH})"), re.X | re.I)
+# Questions are often typed in lower case.
+_QUESTION = re.compile(_grammar(_MONTH), re.X | re.I)
 _OPEN_BEFORE = re.compile(r"\b(before|until|till|by|prior to)\s+(?:the\s+)?(?:end\s+of\s+)?$", re.I)
 _OPEN_AFTER = re.compile(r"\b(after|since|from)\s+(?:the\s+)?$", re.I)
 _BETWEEN = re.compile(r"\b(between|from)\b", re.I)

@@ -1,4 +1,4 @@
-"""The extractive composer's method: answer types, speakers, years, parts and abstention.
+"""The extractive composer's method: answer types, speakers, time, parts and abstention.
 
 The questions here are not in the gold set: they check that the method carries over to new
 wordings rather than to the gold questions it was measured on.
@@ -57,7 +57,7 @@ def test_sentences_hold_the_kind_of_answer_or_not() -> None:
 def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     asked = focus("What did Lavrov say about Syria in 2019, and what did Pompeo say?")
     assert len(asked.parts) == 2
-    assert asked.years == {2019}
+    assert asked.window and asked.window.label == "2019"
     assert asked.speaker == {"lavrov"}
     assert asked.topic == {"syria"}
     assert len(focus("How did the story change between 2016 and 2019?").parts) == 2

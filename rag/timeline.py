@@ -451,7 +451,7 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
             certain = certain and spans[-1].grain != "range"
     if (
         len(spans) > 1
-        and _BETWEEN.search(question[: matches[0].start()])
+        and _BETWEEN.search(question[: matches[0].end()])
         and all(s.grain != "year" for s in spans)
     ):  # "between August and September 2016"; "between 2016 and 2019" compares two years
         spans = [Span(min(s.start for s in spans), max(s.end for s in spans), "range")]

@@ -82,7 +82,9 @@ def show_answer(answer: Any) -> None:
     for c in answer.citations:
         source = ", ".join(x for x in (c.outlet, c.published) if x)
         out.print(f"[{c.n}] {escape(c.title)}" + (f" — {escape(source)}" if source else ""))
-        out.print(f"    [dim]“{escape(c.quote)}” ({c.doc_id})[/dim]")
+        quote = c.quote if c.quote[:1] in "“\"'‘" else f"“{c.quote}”"
+        dates = f"; dates: {', '.join(c.event_dates)}" if c.event_dates else ""
+        out.print(f"    [dim]{escape(quote)} ({c.doc_id}{dates})[/dim]")
 
 
 @app.command()

@@ -106,3 +106,12 @@ def test_uncited_passages_and_snippets() -> None:
     assert render.snippet("word " * 200, 30).endswith(" …")
     assert render.pretty_date("2016-07-05") == "5 July 2016"
     assert render.pretty_date(None) == "date unknown"
+
+
+def test_event_dates_are_shown_for_people() -> None:
+    assert render.pretty_period("2016-07") == "July 2016"
+    assert render.pretty_period("2016-09-04") == "4 September 2016"
+    assert render.pretty_period("2019") == "2019"
+    assert render.pretty_period("2019-06-28/2019-06-29") == "28 June 2019 – 29 June 2019"
+    assert render.dates_line([]) == ""
+    assert "Dates mentioned: July 2016, 2016" in render.dates_line(["2016-07", "2016", "2016-07"])

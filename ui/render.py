@@ -44,6 +44,31 @@ def pretty_date(published: str | None) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+def pretty_period(iso: str) -> str:
+    """An event date of the engine ('2016', '2016-07', '2016-07-20', 'start/end') for people."""
+    if "/" in iso:
+        first, last = iso.split("/", 1)
+        if first.startswith("0001"):
+            return f"before {pretty_period(last)}"
+        if last.startswith("9999"):
+            return f"since {pretty_period(first)}"
+        return f"{pretty_period(first)} – {pretty_period(last)}"
+    if len(iso) == 7:
+        try:
+            return f"{dt.date.fromisoformat(iso + '-01'):%B %Y}"
+        except ValueError:
+            return iso
+    return iso if len(iso) == 4 else pretty_date(iso)
+
+
+def dates_line(event_dates: list[str]) -> str:
+    """'Dates mentioned: July 2016, 4 September 2016' (escaped), or '' when there are none."""
+    if not event_dates:
+        return ""
+    periods = ", ".join(pretty_period(d) for d in dict.fromkeys(event_dates))
+    return f'<div class="nr-meta">Dates mentioned: {html.escape(periods)}</div>'
+
+
 def byline(outlet: str | None, published: str | None, extra: str = "") -> str:
     """'The Guardian · 20 July 2016' (escaped)."""
     parts = [outlet or "outlet unknown", pretty_date(published)] + ([extra] if extra else [])
@@ -144,6 +169,7 @@ class SourceCard:
             f'<div class="nr-card"><div class="nr-title">{html.escape(numbers)} '
             f"{html.escape(self.title or self.doc_id)}</div>"
             f'<div class="nr-meta">{byline(self.outlet, self.published, self.doc_id)}</div>'
+            f"{dates_line([d for c in self.citations for d in c.event_dates])}"
             f"{body}</div>"
         )
 
@@ -206,7 +232,7 @@ def passage_html(passage: Passage, *, full: bool = True) -> str:
     meta = byline(passage.outlet, passage.published, f"score {passage.score:.2f}")
     return (
         f'<div class="nr-card"><div class="nr-title">{html.escape(passage.title)}</div>'
-        f'<div class="nr-meta">{meta}</div>'
+        f'<div class="nr-meta">{meta}</div>{dates_line(passage.event_dates)}'
         f'<div class="nr-text">{html.escape(text)}</div></div>'
     )
 

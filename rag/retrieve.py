@@ -26,8 +26,9 @@ TYPE_BONUS = 0.2  # a sentence holding the kind of answer asked for ("how long":
 SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's words (not others')
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming a time then
 MONTH_PENALTY = 0.1  # "in August 2016": a chunk of the right year, outside the window
-DATE_BONUS = 0.2  # "in July 2016": a sentence that itself dates what it says to July 2016
-# (not for a whole year: most sentences of that year's articles are dated inside it)
+# "in July 2016": a sentence of a later (or earlier) article that dates what it says to July
+# 2016; not for a whole year, nor within the window's own articles, where most sentences are
+DATE_BONUS = 0.2
 FUSION_WEIGHT = 0.2  # share of the fused dense+BM25 rank in the final order
 
 
@@ -261,18 +262,20 @@ class HybridRetriever:
         scored, row = [], 0
         for (record, fused_score), sentences in zip(fused, spans, strict=True):
             best = 0.0
+            published = record.metadata.get("published") or None
+            # an article from outside a narrow window that dates a sentence inside it
+            window = asked.window
+            looks_back = window is not None and window.precise and not window.admits(published, ())
             for sentence in sentences:
                 overlap = sum(lexical.idf(t) for t in question_terms & set(terms(sentence)))
                 signal = signals(sentence, asked)
                 value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
                 value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
-                if asked.window is not None and asked.window.precise:
-                    published = record.metadata.get("published") or None
-                    value += DATE_BONUS * dated_in(asked.window, sentence, published)
+                if looks_back and window is not None:
+                    value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)
                 row += 1
             if asked.window is not None:
-                published = record.metadata.get("published") or None
                 if not fits_time(asked.window.years(), published, record.text):
                     best -= YEAR_PENALTY
                 elif not fits_time(asked.window, published, record.text):

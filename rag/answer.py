@@ -12,10 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rag.llm import ChatClient
-from rag.prompts import ABSTAIN_PHRASE, SYSTEM_PROMPT, TIME_ABSTAIN, user_prompt
+from rag.prompts import (
+    ABSTAIN_PHRASE,
+    SYSTEM_PROMPT,
+    TIME_ABSTAIN,
+    TIME_ABSTAIN_OPENING,
+    user_prompt,
+)
 from rag.retrieve import Retrieval
 from rag.text import sentence_spans, terms, words
-from rag.timeline import Window, day_label, iso_dates
+from rag.timeline import Span, Window, day_label, iso_dates
 from rag.types import Citation, Passage
 
 
@@ -128,6 +134,8 @@ def finish_llm_text(text: str, passages: list[Passage]) -> Composition:
     """Abstain on the abstention phrase or when no claim kept a valid citation."""
     if ABSTAIN_PHRASE.lower().rstrip(".") in text.lower() or not text.strip():
         return ABSTENTION
+    if text.startswith(TIME_ABSTAIN_OPENING):
+        return Composition(text=text.strip(), abstained=True)
     composition = check_citations(text, passages)
     return composition if composition.citations else ABSTENTION
 
@@ -149,6 +157,9 @@ class LLMComposer:
     def compose(self, retrieval: Retrieval) -> Composition:
         if not retrieval.passages:
             return ABSTENTION
+        outside = outside_window(retrieval)
+        if outside:
+            return outside
         text = self.client.complete(self.messages(retrieval.analysis.question, retrieval.passages))
         return finish_llm_text(text, retrieval.passages)
 
@@ -156,4 +167,19 @@ class LLMComposer:
         """Text deltas as the model writes them; `finish_llm_text` checks the whole text."""
         if not retrieval.passages:
             return iter(())
+        outside = outside_window(retrieval)
+        if outside:
+            return iter([outside.text])
         return self.client.stream(self.messages(retrieval.analysis.question, retrieval.passages))
+
+
+def outside_window(retrieval: Retrieval) -> Composition | None:
+    """The time-scoped abstention when the question names a date and no retrieved passage
+    is from it or speaks of it; the model is not asked then."""
+    window = retrieval.analysis.focus.window
+    if window is None or not window.certain:
+        return None
+    for passage in retrieval.passages:
+        if window.admits(passage.published, [Span.from_iso(d) for d in passage.event_dates]):
+            return None
+    return time_scoped_abstention(window, retrieval.passages[0])

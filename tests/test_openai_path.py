@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag import ConfigError, IndexMismatchError, LLMError, RagEngine
-from rag.answer import check_citations
+from rag.answer import LLMComposer, check_citations
 from rag.embeddings import LocalEmbedder
 from rag.prompts import ABSTAIN_PHRASE
 from rag.types import Passage
@@ -204,3 +204,17 @@ def test_openai_embeddings_build_an_index_that_other_models_refuse(
     local = RagEngine(settings(data), embedder=embedder)
     with pytest.raises(IndexMismatchError, match="openai:fake-embed.*local:all-MiniLM-L6-v2"):
         local.ask(HEADLINE)
+
+
+def test_a_date_no_passage_is_from_is_a_time_scoped_abstention_without_asking_the_model(
+    llm_engine: RagEngine, server: FakeOpenAIServer
+) -> None:
+    answer = llm_engine.ask("What did Pompeo say in Sochi in 2017?")
+    assert answer.abstained and answer.text.startswith("The articles have nothing from 2017")
+    stream = llm_engine.stream("What did Pompeo say in Sochi in 2017?")
+    assert "".join(stream).startswith("The articles have nothing from 2017")
+    assert stream.answer is not None and stream.answer.abstained
+    assert not server.requests  # the model was not asked
+    assert "dates mentioned: 2016-07" in LLMComposer.messages(
+        HEADLINE, llm_engine.retrieve(HEADLINE)
+    )[1]["content"]

@@ -5,10 +5,12 @@ summer", "since May 2019") become a `Window`. An article sentence's expressions 
 "on Tuesday", "4 September") become `Span`s resolved against the article's publication date.
 Expressions are found by a small grammar and read by `dateparser`. Where `dateparser` guesses
 a year or a week on its own, the guess is corrected for news: a weekday means the one on or
-before publication, and a day without a year means the one nearest to it.
+before publication, and a day or month without a year the last one before publication, or
+the next one after it when the sentence speaks of the future.
 
-"May" is a month only beside a day or a year ("14 May", "May 2019") or after a preposition
-("in May"). Otherwise it is the Prime Minister ("what did May say?").
+"May" is a month only beside a day or a year ("14 May", "May 2019") or after "in", "during",
+"of", "early", "mid" or "late", and not when a name follows ("in May and Putin's call").
+Otherwise it is the Prime Minister ("what did May say?", "before May, ...").
 """
 
 from __future__ import annotations
@@ -139,14 +141,16 @@ class Yearless:
     whole_month: bool
 
     @classmethod
-    def of(cls, m: re.Match[str]) -> Yearless:
+    def of(cls, m: re.Match[str]) -> Yearless | None:
         if m.group("bm"):
             return cls(_month_number(m.group("bm_month")), 1, 31, True)
         prefix = "dm" if m.group("dm") else "md"
         first = int(re.sub(r"\D", "", m.group(f"{prefix}_day")))
         second = m.group("dm_day2") if prefix == "dm" else None
         last = int(re.sub(r"\D", "", second)) if second else first
-        return cls(_month_number(m.group(f"{prefix}_month")), first, max(first, last), False)
+        if not 1 <= first <= last <= 31:
+            return None
+        return cls(_month_number(m.group(f"{prefix}_month")), first, last, False)
 
     @property
     def days(self) -> int:
@@ -286,6 +290,8 @@ def _days(
     first = int(re.sub(r"\D", "", m.group(f"{prefix}_day")))
     second = m.group("dm_day2") if prefix == "dm" else None
     last = int(re.sub(r"\D", "", second)) if second else first
+    if not 1 <= first <= last <= 31:
+        return None  # "May 0", "30-1 June": no day
     year_text = m.group(f"{prefix}_year")
     if year_text:
         year = int(year_text)
@@ -443,7 +449,8 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
         if m.group("rel") or m.group("near") or (m.group("season") and not m.group("s_year")):
             certain = False
         if hint is None and (m.group("bm") or m.group("dm") or m.group("md")):
-            yearless.append(Yearless.of(m))
+            if (asked := Yearless.of(m)) is not None:
+                yearless.append(asked)
             continue
         span = _span(m, today, None if _years_of(m) else hint)
         if span is not None:

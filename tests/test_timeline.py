@@ -140,3 +140,11 @@ def test_a_day_finds_that_days_articles(engine: RagEngine) -> None:
 def test_questions_without_a_time_are_answered_as_before(engine: RagEngine) -> None:
     answer = engine.ask("Why did Pompeo travel to Sochi?")
     assert not answer.abstained and "[" not in answer.text.replace("[1]", "").replace("[2]", "")
+
+
+@pytest.mark.parametrize(
+    "text", ["What happened on 31 February 2016?", "May 0", "on 30-1 June", "in 0 May", "Sept 32"]
+)
+def test_impossible_dates_are_no_dates(text: str) -> None:
+    assert question_window(text, TODAY) is None
+    assert dates_in(text, "2016-02-29") == ()

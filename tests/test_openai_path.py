@@ -215,6 +215,7 @@ def test_a_date_no_passage_is_from_is_a_time_scoped_abstention_without_asking_th
     assert "".join(stream).startswith("The articles have nothing from 2017")
     assert stream.answer is not None and stream.answer.abstained
     assert not server.requests  # the model was not asked
-    assert "dates mentioned: 2016-07" in LLMComposer.messages(
-        HEADLINE, llm_engine.retrieve(HEADLINE)
-    )[1]["content"]
+    assert (
+        "dates mentioned: 2016-07"
+        in LLMComposer.messages(HEADLINE, llm_engine.retrieve(HEADLINE))[1]["content"]
+    )

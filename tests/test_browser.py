@@ -98,6 +98,13 @@ def test_the_headline_question_in_a_real_browser(chat_url: str, tmp_path: Path) 
             expect(card.first.locator("mark").filter(has_text="remains real")).to_be_visible()
             expect(card.first).to_contain_text("5 September 2016")
 
+            page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView()")
+            shot = tmp_path / "cited-answer.png"  # the question and its answer
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000
+            if SCREENSHOT_COPY:
+                shutil.copyfile(shot, SCREENSHOT_COPY)
+
             # a citation marker leads to its highlighted quote
             target = marker.get_attribute("href") or ""
             assert target.startswith("#nr-")
@@ -106,11 +113,5 @@ def test_the_headline_question_in_a_real_browser(chat_url: str, tmp_path: Path) 
             expect(page).to_have_url(re.compile(f"{target}$"))
             expect(page.locator(target)).to_be_in_viewport()
 
-            page.evaluate("window.scrollTo(0, 0)")
-            shot = tmp_path / "cited-answer.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-            if SCREENSHOT_COPY:
-                shutil.copyfile(shot, SCREENSHOT_COPY)
         finally:
             browser.close()

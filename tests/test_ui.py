@@ -35,7 +35,10 @@ def answers(at: AppTest) -> list[str]:
     return [body for body in html_bodies(at) if 'class="nr-answer' in body]
 
 
-def app() -> AppTest:
+def app(monkeypatch: pytest.MonkeyPatch, **env: object) -> AppTest:
+    """The chat page, started with these settings in the environment."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
@@ -50,9 +53,7 @@ def ask(at: AppTest, question: str) -> AppTest:
 
 @pytest.fixture
 def seeded_app(seeded_copy: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("RAG_DATA_DIR", str(seeded_copy))
-    monkeypatch.setenv("RAG_LLM", "extractive")
-    return app()
+    return app(monkeypatch, RAG_DATA_DIR=seeded_copy, RAG_LLM="extractive")
 
 
 def test_a_question_gets_a_cited_answer_with_source_cards(seeded_app: AppTest) -> None:
@@ -135,9 +136,7 @@ def test_an_upload_is_ingested_and_cited_by_the_next_question(
 def test_an_empty_index_is_one_error_and_the_app_stays_usable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("RAG_LLM", "extractive")
-    at = app()
+    at = app(monkeypatch, RAG_DATA_DIR=tmp_path / "empty", RAG_LLM="extractive")
     assert [e for e in at.error if "index is empty" in e.value]
     ask(at, HEADLINE)
     assert [e for e in at.error if "index is empty" in e.value]
@@ -147,11 +146,13 @@ def test_an_empty_index_is_one_error_and_the_app_stays_usable(
 def test_an_index_built_with_another_model_is_one_error(
     seeded_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(seeded_copy))
-    monkeypatch.setenv("RAG_EMBED", "openai")
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    at = app()
+    at = app(
+        monkeypatch,
+        RAG_DATA_DIR=seeded_copy,
+        RAG_EMBED="openai",
+        OPENAI_API_KEY="k",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+    )
     [error] = at.error
     assert "all-MiniLM-L6-v2" in error.value and "rag ingest --rebuild" in error.value
     ask(at, HEADLINE)
@@ -162,12 +163,14 @@ def test_an_index_built_with_another_model_is_one_error(
 def test_an_unreachable_llm_server_is_one_error(
     seeded_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(seeded_copy))
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setenv("RAG_LLM_RETRIES", "0")
-    at = app()
-    assert "`fake-model`" not in [m.value for m in at.markdown]
+    at = app(
+        monkeypatch,
+        RAG_DATA_DIR=seeded_copy,
+        OPENAI_API_KEY="k",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+        RAG_LLM_RETRIES=0,
+    )
+    assert [m for m in at.markdown if m.value == "**Mode:** LLM `gpt-4o-mini`"]
     ask(at, HEADLINE)
     [error] = at.error
     assert "Cannot reach the LLM server at http://127.0.0.1:9/v1" in error.value
@@ -175,8 +178,7 @@ def test_an_unreachable_llm_server_is_one_error(
 
 
 def test_an_invalid_setting_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAG_TOP_K", "0")
-    at = app()
+    at = app(monkeypatch, RAG_TOP_K=0)
     [error] = at.error
     assert "top_k" in error.value or "RAG_TOP_K" in error.value
 
@@ -190,10 +192,7 @@ def llm_server() -> Iterator[FakeOpenAIServer]:
 def test_llm_mode_streams_a_checked_answer(
     llm_server: FakeOpenAIServer, seeded_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(seeded_copy))
-    for name, value in llm_server.endpoint().items():
-        monkeypatch.setenv(name, str(value))
-    at = app()
+    at = app(monkeypatch, RAG_DATA_DIR=seeded_copy, **llm_server.endpoint())
     assert [m for m in at.markdown if m.value.startswith("**Mode:** LLM")]
     ask(at, HEADLINE)
     assert not at.error
@@ -206,11 +205,13 @@ def test_llm_mode_streams_a_checked_answer(
 def test_a_wrong_key_is_one_error(
     llm_server: FakeOpenAIServer, seeded_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(seeded_copy))
-    monkeypatch.setenv("OPENAI_API_KEY", "wrong")
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
-    monkeypatch.setenv("RAG_LLM_RETRIES", "0")
-    at = app()
+    at = app(
+        monkeypatch,
+        RAG_DATA_DIR=seeded_copy,
+        OPENAI_API_KEY="wrong",
+        OPENAI_BASE_URL=llm_server.base_url,
+        RAG_LLM_RETRIES=0,
+    )
     ask(at, HEADLINE)
     [error] = at.error
     assert "rejected the API key (401)" in error.value

@@ -47,6 +47,7 @@ def _grammar(month: str) -> str:
         (?P<my_year>{_YEAR})\b)
   | (?P<season>(?:(?P<s_rel>last|this|next|past)\s+)?(?:the\s+)?
         (?P<s_name>spring|summer|autumn|fall|winter)\b(?:\s+(?:of\s+)?(?P<s_year>{_YEAR})\b)?)
+  | (?P<lm>(?P<lm_rel>last|next|this)\s+(?P<lm_month>{month})\b(?!['’]s))
   | (?P<rel>(?:(?P<r_side>earlier|later)\s+)?(?P<r_which>last|next|this|past)\s+
         (?P<r_unit>week|month|year)\b)
   | (?P<near>\b(?:yesterday|today|tomorrow)\b)
@@ -365,6 +366,16 @@ def _relative(m: re.Match[str], base: dt.date) -> Span | None:
     return span
 
 
+def _named_month(which: str, month: int, base: dt.date) -> Span:
+    """'last July' in May 2019 is July 2018, 'next March' the first March after, 'this May'
+    the one of the same year."""
+    if which == "last":
+        return _month(base.year if month < base.month else base.year - 1, month)
+    if which == "next":
+        return _month(base.year if month > base.month else base.year + 1, month)
+    return _month(base.year, month)
+
+
 def _weekday(name: str, base: dt.date) -> Span:
     """'on Tuesday' in an article: the Tuesday on or before its publication."""
     back = (base.weekday() - _WEEKDAYS.index(name.lower())) % 7
@@ -414,6 +425,8 @@ def _span(
         return _month(_year_for(month, 1, base.replace(day=1), ahead), month)
     if base is None:
         return None
+    if m.group("lm"):
+        return _named_month(m.group("lm_rel").lower(), _month_number(m.group("lm_month")), base)
     if m.group("rel"):
         return _relative(m, base)
     if m.group("near"):
@@ -446,7 +459,12 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
     yearless: list[Yearless] = []
     certain = True
     for m in matches:
-        if m.group("rel") or m.group("near") or (m.group("season") and not m.group("s_year")):
+        if (
+            m.group("rel")
+            or m.group("lm")
+            or m.group("near")
+            or (m.group("season") and not m.group("s_year"))
+        ):
             certain = False
         if hint is None and (m.group("bm") or m.group("dm") or m.group("md")):
             if (asked := Yearless.of(m)) is not None:
@@ -539,3 +557,8 @@ def stated_when(window: Window, sentences: list[tuple[str | None, str]]) -> str:
 def dated_in(window: Window, text: str, published: str | None) -> bool:
     """The text itself names a time in the window (its publication date aside)."""
     return any(window.holds(span) for span in dates_in(text, published))
+
+
+def time_expressions(text: str) -> list[tuple[str, int]]:
+    """The expressions of time in an article's sentence, each with its end offset."""
+    return [(m.group(0), m.end()) for m in _matches(_ARTICLE, text)]

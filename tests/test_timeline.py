@@ -148,3 +148,10 @@ def test_questions_without_a_time_are_answered_as_before(engine: RagEngine) -> N
 def test_impossible_dates_are_no_dates(text: str) -> None:
     assert question_window(text, TODAY) is None
     assert dates_in(text, "2016-02-29") == ()
+
+
+def test_a_month_named_relative_to_publication() -> None:
+    said = "Pompeo is the first to see Putin since last July, when Trump met him."
+    assert [s.iso for s in dates_in(said, "2019-05-14")] == ["2018-07"]
+    assert [s.iso for s in dates_in("They meet next March.", "2019-05-14")] == ["2020-03"]
+    assert not question_window("What did Putin say last July?", TODAY).certain  # type: ignore[union-attr]

@@ -85,6 +85,7 @@ class Indexer:
         self.config = config
         self.bm25_dir = bm25_dir
         self._lexical: LexicalIndex | None = None
+        self._documents: tuple[str, list[DocumentInfo]] | None = None  # (store version, list)
         self._lock = threading.RLock()
 
     def lexical(self, version: str | None = None) -> LexicalIndex:
@@ -105,7 +106,15 @@ class Indexer:
             return self._lexical
 
     def documents(self) -> list[DocumentInfo]:
-        """One entry per indexed article."""
+        """One entry per indexed article; listed again only when the store's version changed
+        (the chat page asks on every interaction)."""
+        version = self.store.version()
+        with self._lock:
+            if self._documents is None or self._documents[0] != version:
+                self._documents = (version, self._list_documents())
+            return [doc.model_copy() for doc in self._documents[1]]
+
+    def _list_documents(self) -> list[DocumentInfo]:
         docs: dict[str, DocumentInfo] = {}
         for record in self.store.records(include_text=False):
             meta = record.metadata

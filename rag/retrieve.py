@@ -259,12 +259,13 @@ class HybridRetriever:
         ]
         vectors = self.embedder.embed([s for sentences in spans for s in sentences])
         top_fused = max(score for _, score in fused)
+        window = asked.window
+        window_years = window.years() if window else None
         scored, row = [], 0
         for (record, fused_score), sentences in zip(fused, spans, strict=True):
             best = 0.0
             published = record.metadata.get("published") or None
             # an article from outside a narrow window that dates a sentence inside it
-            window = asked.window
             looks_back = window is not None and window.precise and not window.admits(published, ())
             for sentence in sentences:
                 overlap = sum(lexical.idf(t) for t in question_terms & set(terms(sentence)))
@@ -275,10 +276,10 @@ class HybridRetriever:
                     value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)
                 row += 1
-            if asked.window is not None:
-                if not fits_time(asked.window.years(), published, record.text):
+            if window is not None:
+                if not fits_time(window_years, published, record.text):
                     best -= YEAR_PENALTY
-                elif not fits_time(asked.window, published, record.text):
+                elif not fits_time(window, published, record.text):
                     best -= MONTH_PENALTY
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])

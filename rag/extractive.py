@@ -425,6 +425,9 @@ class ExtractiveComposer:
         fitting = [c for c in candidates if fits(c, years)]
         pool = _narrowed(fitting, asked)
         opening = self._opening(pool, asked, fitting)
+        if not opening and asked.window is not None and not asked.window.certain:
+            pool = fitting  # a vague window only narrows when what fits it answers
+            opening = self._opening(pool, asked, fitting)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
             return None
         parts = self._part_answers(pool, asked, lexical, opening[0])

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.embeddings import Embedder
+from rag.events import EventDates
 from rag.store import ChunkRecord
 from rag.text import STOPWORDS, sentence_spans, terms, words
 
@@ -127,6 +128,11 @@ class LexicalIndex:
         n = len(self.records)
         df = self._document_frequency.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    @cached_property
+    def events(self) -> EventDates:
+        """Dates of the events the chunks name, for questions anchored on one."""
+        return EventDates(self.records)
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:

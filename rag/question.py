@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 
 from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
+from rag.events import Anchor, anchor_in, anchored
 from rag.text import STOPWORDS, normalise, words
-from rag.timeline import Window, dates_in, question_window
+from rag.timeline import Span, Window, dates_in, question_window
 
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
 _PART_SPLIT = re.compile(
@@ -61,6 +62,9 @@ _OUTCOME = re.compile(
     r"|\bwhat (?:was|were) the (?:outcome|result)s?\b|\bdid .+ (?:succeed|fail)\b",
     re.I,
 )
+
+
+Dated = Callable[[Anchor], Span | None]  # an event → its date
 
 
 @dataclass(frozen=True)
@@ -161,12 +165,26 @@ def signals(sentence: str, asked: Focus) -> Signals:
     return found
 
 
-def focus(question: str, correct: Callable[[str], str | None] = lambda w: None) -> Focus:
-    """Read a (possibly condensed) question; `correct` maps misspelt names to corpus words."""
+def _window(text: str, dated: Dated | None) -> Window | None:
+    """The time a question names: dates, or else an event the articles date."""
+    window = question_window(text)
+    if window is None and dated is not None and (anchor := anchor_in(text)) is not None:
+        when = dated(anchor)
+        return anchored(anchor, when) if when is not None else None
+    return window
+
+
+def focus(
+    question: str,
+    correct: Callable[[str], str | None] = lambda w: None,
+    dated: Dated | None = None,
+) -> Focus:
+    """Read a (possibly condensed) question; `correct` maps misspelt names to corpus words,
+    `dated` gives the date of an event the question's time hangs on ("before the summit")."""
     own, carried = split_context(question)
-    window = question_window(own)
+    window = _window(own, dated)
     texts = [t.strip() for t in _PART_SPLIT.split(own) if t and len(words(t)) >= 2]
-    parts = [Part(t, question_window(t)) for t in texts] or [Part(own, window)]
+    parts = [Part(t, _window(t, dated)) for t in texts] or [Part(own, window)]
     deed = _DEED_QUESTION.search(own)
     speech = _SPEECH_QUESTION.search(own)
     person = speech or deed

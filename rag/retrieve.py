@@ -115,7 +115,9 @@ def _expansions(text: str) -> list[str]:
 
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
-    analysis = QueryAnalysis(question=question, terms=[], focus=focus(question, lexical.correct))
+    analysis = QueryAnalysis(
+        question=question, terms=[], focus=focus(question, lexical.correct, lexical.events.when)
+    )
     analysis.terms += [normalise(w) for w in words(" ".join(_expansions(plain(question))))]
     for word in words(plain(question)):
         lower = word.lower()

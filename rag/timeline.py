@@ -69,7 +69,7 @@ _BETWEEN = re.compile(r"\b(between|from)\b", re.I)
 # the composer, it cannot report how something turned out).
 FUTURE = re.compile(
     r"\b(?:will|to be held|is expected|are expected|expected to|next (?:week|month|year)|upcoming|"
-    r"scheduled|plans? to|is due|are due|is set to|are set to)\b",
+    r"scheduled|slated|plans? to|is due|are due|(?:is|are) set (?:to|for))\b",
     re.I,
 )
 

@@ -83,6 +83,7 @@ def test_a_window_given_as_a_date_is_certain_a_relative_one_is_not() -> None:
         ("He took office on July 13, 2016.", "2016-09-05", ["2016-07-13"]),
         ("It was in July in Helsinki.", "2019-05-14", ["2018-07"]),
         ("The summit is to be held on 28-29 June.", "2019-05-14", ["2019-06-28/2019-06-29"]),
+        ("The summit is set for 28-29 June.", "2019-05-14", ["2019-06-28/2019-06-29"]),
         ("Yesterday the minister spoke.", "2019-05-15", ["2019-05-14"]),
         ("Russia may be ready, said May.", "2016-08-09", []),  # "may" and "May" are no dates
         ("No date here.", "2016-08-09", []),

@@ -195,7 +195,7 @@ class ExtractiveComposer:
                     sentence=sentence,
                     passage=passage,
                     vector=vector,
-                    terms=frozenset(terms(text)),
+                    terms=lexical.with_variants(frozenset(terms(text))),
                     semantic=float(similarity),
                     related=float(relatedness),
                     typed=signal.typed,
@@ -224,6 +224,9 @@ class ExtractiveComposer:
             return []
         if max(c.related for c in pool) < self.min_similarity:
             return []  # the evidence shares words with the question but is about else
+        if asked.event:
+            # "when did Putin and May meet": the sentences where both take part in that event
+            pool = [c for c in pool if asked.event & c.terms and asked.actors <= c.terms] or pool
         eligible = pool
         if asked.wanted in REQUIRED:
             closest = max(c.semantic for c in pool)
@@ -401,7 +404,9 @@ class ExtractiveComposer:
             # Nothing from that time answers: say so, and when the closest coverage is from.
             anytime = replace(asked, window=None)
             elsewhere = self._chosen(candidates, anytime, lexical, question_terms)
-            if elsewhere:
+            if elsewhere and fits(elsewhere[0], asked.window):
+                chosen = elsewhere  # it answers from that time after all, by the wider bar
+            elif elsewhere:
                 return time_scoped_abstention(asked.window, elsewhere[0].passage)
         if not chosen:
             return ABSTENTION

@@ -24,7 +24,7 @@ import numpy as np
 from rag.embeddings import Embedder
 from rag.events import EventDates
 from rag.store import ChunkRecord
-from rag.text import STOPWORDS, sentence_spans, terms, words
+from rag.text import STOPWORDS, normalise, sentence_spans, sound_key, terms, words
 
 _STATE = "chunks.json"
 _VECTORS = "sentences.npy"
@@ -151,6 +151,32 @@ class LexicalIndex:
         return frozenset(found)
 
     @cached_property
+    def variants(self) -> dict[str, frozenset[str]]:
+        """Other spellings of a name (normalised). An article whose headline spells a name one
+        way and whose text only another that sounds alike spells one name two ways: "May" in
+        the headline, "Mei" in the text of a translated article."""
+        headline: dict[str, set[str]] = {}
+        text: dict[str, set[str]] = {}
+        for record in self.records:
+            doc = str(record.metadata.get("doc_id", ""))
+            headline.setdefault(doc, set()).update(_names_in(record.metadata.get("title") or ""))
+            text.setdefault(doc, set()).update(_names_in(record.text))
+        spellings: dict[str, set[str]] = {}
+        for doc, titled in headline.items():
+            for name in titled - text[doc]:
+                for other in text[doc]:
+                    if sound_key(other) == sound_key(name) and _spelt_alike(name, other):
+                        one, two = normalise(name), normalise(other)
+                        spellings.setdefault(one, set()).add(two)
+                        spellings.setdefault(two, set()).add(one)
+        return {name: frozenset(others) for name, others in spellings.items()}
+
+    def with_variants(self, found: frozenset[str]) -> frozenset[str]:
+        """Terms with the other spellings of the names among them."""
+        extra = [self.variants[t] for t in found if t in self.variants]
+        return found.union(*extra) if extra else found
+
+    @cached_property
     def _names_by_initial(self) -> dict[str, list[str]]:
         groups: dict[str, list[str]] = {}
         for name in self.names:
@@ -169,3 +195,28 @@ class LexicalIndex:
         candidates = self._names_by_initial.get(lower[0], [])
         match = difflib.get_close_matches(lower, candidates, 1, 0.75)
         return match[0] if match else None
+
+
+_CALENDAR = frozenset(
+    "january february march april june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)  # "May" is left out: it is a name as often
+
+
+def _names_in(text: str) -> set[str]:
+    """Capitalised words inside the sentences of `text`: names."""
+    found = set()
+    for start, end in sentence_spans(text):
+        for word in words(text[start:end])[1:]:
+            lower = word.lower()
+            if word[0].isupper() and len(word) >= 3 and lower not in STOPWORDS | _CALENDAR:
+                found.add(word)
+    return found
+
+
+def _spelt_alike(one: str, other: str) -> bool:
+    """Sounding alike is enough for short names ("May", "Mei"); longer ones must also share
+    most letters ("Zelensky", "Zelenskyy"), so that "Robert" and "Rupert" stay two people."""
+    if max(len(one), len(other)) <= 4:
+        return True
+    return difflib.SequenceMatcher(None, one.lower(), other.lower()).ratio() >= 0.75

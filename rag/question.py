@@ -38,10 +38,21 @@ _DEED_QUESTION = re.compile(
 _BEFORE_VERB = frozenset(
     "also then has had have later again reportedly personally himself herself still first".split()
 )
-_IRREGULAR_PAST = frozenset(
-    "met made took gave went saw held spoke sent put set led won ran began brought thought "
-    "became came left got told said sought paid kept struck threw drew wrote rode flew "
-    "fought".split()
+# Irregular verbs: present → past ("Putin met", "when did they meet").
+_IRREGULAR = dict(
+    pair.split(":")
+    for pair in """meet:met make:made take:took give:gave go:went see:saw hold:held speak:spoke
+    send:sent put:put set:set lead:led win:won run:ran begin:began bring:brought think:thought
+    become:became come:came leave:left get:got tell:told say:said seek:sought pay:paid
+    keep:kept strike:struck throw:threw draw:drew write:wrote ride:rode fly:flew
+    fight:fought""".split()
+)
+_IRREGULAR_PAST = frozenset(_IRREGULAR.values())
+# "when did Putin and May (first) meet": an event two parties took part in.
+_JOINT_EVENT = re.compile(
+    r"\bwhen (?:did|do|does|will|would|had|have|has) (?P<one>[\w'’-]+) (?:and|&) "
+    r"(?P<two>[\w'’-]+)(?: (?:\w+ly|first|last|ever|again|finally))* (?P<verb>[a-z]+)\b",
+    re.I,
 )
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _SPEECH_VERBS = frozenset(
@@ -88,6 +99,8 @@ class Focus:
     days: frozenset[str]  # weekdays the question names: "on Monday"
     wanted: AnswerType | None
     outcome: bool  # asks how something turned out
+    event: frozenset[str] = frozenset()  # "when did Putin and May meet": meet, met
+    actors: frozenset[str] = frozenset()  # ... and who took part: Putin, May
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -102,6 +115,18 @@ def mentions(terms: frozenset[str], names: frozenset[str]) -> bool:
         name in terms or (len(name) >= 5 and any(t.startswith(name[:-1]) for t in terms))
         for name in names
     )
+
+
+def _joint_event(
+    question: str, correct: Callable[[str], str | None]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """For "when did X and Y <verb>": the verb's forms and the two parties, else empty."""
+    m = _JOINT_EVENT.search(question)
+    if m is None or m.group("verb").lower() in STOPWORDS:
+        return frozenset(), frozenset()
+    verb = m.group("verb").lower()
+    forms = {normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set())
+    return frozenset(forms), _content(f"{m.group('one')} {m.group('two')}", correct)
 
 
 def _who(match: re.Match[str]) -> str:
@@ -192,6 +217,7 @@ def focus(
     topic = _content(about.group("topic"), correct) if about else frozenset()
     names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
     named = _content(" ".join(names), correct)
+    event, actors = _joint_event(own, correct)
     if len(parts) == 1 and window and len(window.spans) > 1:  # "in 2016 and in 2019"
         parts = [Part(own, replace(window, spans=(span,))) for span in window.spans]
     return Focus(
@@ -206,4 +232,6 @@ def focus(
         days=weekdays(own),
         wanted=expected_type(own),
         outcome=bool(_OUTCOME.search(own)),
+        event=event,
+        actors=actors,
     )

@@ -18,7 +18,7 @@ from rag.lexical import LexicalIndex
 from rag.question import Focus, fits_time, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
-from rag.timeline import dated_in, iso_dates
+from rag.timeline import dated_in, iso_dates, untimed
 from rag.types import Passage
 
 RRF_K = 60
@@ -219,7 +219,9 @@ class HybridRetriever:
             fused[chunk_id] = 1.0 / (RRF_K + rank + 1)
             records[chunk_id] = known[chunk_id]
 
-        scores = lexical.scores(analysis.terms)
+        named = terms(untimed(analysis.question))  # "May" also finds "Mei"; "14 May" does not
+        spelt = [v for t in named for v in sorted(lexical.variants.get(t, ()))]
+        scores = lexical.scores(analysis.terms + spelt)
         admitted = np.array([dates.admits(r.metadata) for r in lexical.records], dtype=bool)
         scores = np.where(admitted, scores, 0.0)
         for rank, i in enumerate(np.argsort(-scores, kind="stable")[:n]):
@@ -270,7 +272,8 @@ class HybridRetriever:
             # an article from outside a narrow window that dates a sentence inside it
             looks_back = window is not None and window.precise and not window.admits(published, ())
             for sentence in sentences:
-                overlap = sum(lexical.idf(t) for t in question_terms & set(terms(sentence)))
+                found = lexical.with_variants(frozenset(terms(sentence)))
+                overlap = sum(lexical.idf(t) for t in question_terms & found)
                 signal = signals(sentence, asked)
                 value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
                 value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)

@@ -95,6 +95,31 @@ def normalise(word: str) -> str:
     return _stemmer()(word)
 
 
+_SOUND_CODES = {
+    **dict.fromkeys("bfpv", "1"),
+    **dict.fromkeys("cgjkqsxz", "2"),
+    **dict.fromkeys("dt", "3"),
+    "l": "4",
+    **dict.fromkeys("mn", "5"),
+    "r": "6",
+}
+
+
+def sound_key(word: str) -> str:
+    """Soundex: names that sound alike share it ("May" and "Mei", "Zelensky" and "Zelenskyy")."""
+    letters = [ch for ch in word.lower() if ch.isalpha()]
+    if not letters:
+        return ""
+    key, last = letters[0], _SOUND_CODES.get(letters[0], "")
+    for ch in letters[1:]:
+        code = _SOUND_CODES.get(ch, "")
+        if code and code != last:
+            key += code
+        if ch not in "hw":  # h and w do not separate letters of one sound
+            last = code
+    return (key + "000")[:4]
+
+
 def terms(text: str) -> list[str]:
     """Content terms of a text for lexical matching: stop words out, entities such as May kept."""
     return list(_terms(text))

@@ -559,6 +559,13 @@ def dated_in(window: Window, text: str, published: str | None) -> bool:
     return any(window.holds(span) for span in dates_in(text, published))
 
 
+def untimed(question: str) -> str:
+    """The question without its expressions of time: "May" in "14 May 2019" is no name."""
+    for m in reversed(_matches(_QUESTION, question)):
+        question = question[: m.start()] + " " + question[m.end() :]
+    return question
+
+
 def time_expressions(text: str) -> list[tuple[str, int]]:
     """The expressions of time in an article's sentence, each with its end offset."""
     return [(m.group(0), m.end()) for m in _matches(_ARTICLE, text)]

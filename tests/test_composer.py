@@ -10,7 +10,9 @@ import pytest
 
 from rag import RagEngine
 from rag.answer_types import AnswerType, expected_type, has_person, has_type
+from rag.lexical import LexicalIndex
 from rag.question import acts, focus, speech
+from rag.store import ChunkRecord
 from tests.test_engine import check_quotes
 
 
@@ -67,6 +69,33 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     assert focus("What did May say about relations with China?").named_topic == set()
     did = focus("What did Putin do on the Monday before the talks?")
     assert did.deeds and did.speaker == {"putin"} and did.days == {"monday"}
+    met = focus("when did putin and may actually meet for the first time?")
+    assert met.event == {"meet", "met"} and met.actors == {"putin", "may"}
+    assert not focus("When did Theresa May take office?").event  # one party: no joint event
+
+
+def test_a_name_spelt_two_ways_in_one_article_is_one_name() -> None:
+    def record(doc: str, title: str, text: str) -> ChunkRecord:
+        return ChunkRecord(doc, text, {"doc_id": doc, "title": title})
+
+    lexical = LexicalIndex.build(
+        [
+            record("a", "Putin and May meet in June", "After meeting Mei and Putin, they left."),
+            record("b", "Robert and Juan", "Later, Rupert met Robert and Juan in June."),
+            record("c", "Theresa May speaks", "Then Theresa May spoke."),
+        ],
+        "v1",
+    )
+    # the headline's "May" is the text's "Mei"; Robert and Rupert are two; June is a month
+    assert lexical.variants == {"may": {"mei"}, "mei": {"may"}}
+    assert lexical.with_variants(frozenset({"mei", "putin"})) == {"mei", "may", "putin"}
+
+
+def test_when_two_parties_met_is_the_sentence_where_both_meet(engine: RagEngine) -> None:
+    answer = engine.ask("when did putin and may actually meet face to face for the first time?")
+    assert not answer.abstained
+    assert answer.citations[0].doc_id.startswith("002")
+    assert "4 September" in answer.citations[0].quote and "Mei and Putin" in answer.text
 
 
 def test_speech_belongs_to_the_speaker_near_the_verb() -> None:

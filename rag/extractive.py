@@ -73,7 +73,7 @@ class Candidate:
 def _narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:
     """ "in August 2016", "on Monday": the sentences of that time or day. A window given as a
     date leaves nothing when nothing fits it; a vaguer one ("last summer") and a weekday only
-    narrow when something fits."""
+    narrow when something fits (and, in `_chosen`, when what fits answers)."""
     window = asked.window
     pool = [c for c in fitting if fits(c, window)]
     if not pool and window is not None and not window.certain:

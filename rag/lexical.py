@@ -142,29 +142,33 @@ class LexicalIndex:
     @cached_property
     def names(self) -> frozenset[str]:
         """Lowercased words the corpus capitalises inside a sentence: people, places, groups."""
-        found: set[str] = set()
+        found = (w.lower() for names in self._names_by_article.values() for w in names)
+        return frozenset(w for w in found if len(w) > 3)
+
+    @cached_property
+    def _names_by_article(self) -> dict[str, set[str]]:
+        """Per article, the words its text capitalises inside a sentence."""
+        found: dict[str, set[str]] = {}
         for record in self.records:
-            for start, end in sentence_spans(record.text):
-                for word in words(record.text[start:end])[1:]:
-                    if word[0].isupper() and len(word) > 3 and word.lower() not in STOPWORDS:
-                        found.add(word.lower())
-        return frozenset(found)
+            found.setdefault(str(record.metadata.get("doc_id", "")), set()).update(
+                _names_in(record.text)
+            )
+        return found
 
     @cached_property
     def variants(self) -> dict[str, frozenset[str]]:
         """Other spellings of a name (normalised). An article whose headline spells a name one
         way and whose text only another that sounds alike spells one name two ways: "May" in
         the headline, "Mei" in the text of a translated article."""
-        headline: dict[str, set[str]] = {}
-        text: dict[str, set[str]] = {}
+        headlines: dict[str, set[str]] = {}
         for record in self.records:
             doc = str(record.metadata.get("doc_id", ""))
-            headline.setdefault(doc, set()).update(_names_in(record.metadata.get("title") or ""))
-            text.setdefault(doc, set()).update(_names_in(record.text))
+            headlines.setdefault(doc, set()).update(_names_in(record.metadata.get("title") or ""))
         spellings: dict[str, set[str]] = {}
-        for doc, titled in headline.items():
-            for name in titled - text[doc]:
-                for other in text[doc]:
+        for doc, titled in headlines.items():
+            text = self._names_by_article[doc] - _CALENDAR_NAMES
+            for name in titled - text - _CALENDAR_NAMES:
+                for other in text:
                     if sound_key(other) == sound_key(name) and _spelt_alike(name, other):
                         one, two = normalise(name), normalise(other)
                         spellings.setdefault(one, set()).add(two)
@@ -197,9 +201,9 @@ class LexicalIndex:
         return match[0] if match else None
 
 
-_CALENDAR = frozenset(
-    "january february march april june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday".split()
+_CALENDAR_NAMES = frozenset(
+    "January February March April June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 )  # "May" is left out: it is a name as often
 
 
@@ -208,8 +212,7 @@ def _names_in(text: str) -> set[str]:
     found = set()
     for start, end in sentence_spans(text):
         for word in words(text[start:end])[1:]:
-            lower = word.lower()
-            if word[0].isupper() and len(word) >= 3 and lower not in STOPWORDS | _CALENDAR:
+            if word[0].isupper() and len(word) >= 3 and word.lower() not in STOPWORDS:
                 found.add(word)
     return found
 

@@ -51,7 +51,6 @@ from rag.api_models import (
     ModelList,
     NotBlank,
     ReplyMessage,
-    Unicode,
     Usage,
 )
 from rag.config import Settings
@@ -145,7 +144,6 @@ def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
                 examples=["What did May say about Russia in July 2016?"],
             ),
             NotBlank,
-            Unicode,
         ]
         history: list[HistoryMessage] = Field(
             default_factory=list,

@@ -27,15 +27,6 @@ SERVED_MODEL = "news-rag"  # the one model /v1/models lists; any name is accepte
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _unicode(value: str) -> str:
-    # JSON may carry lone surrogates ("\ud800"), which no UTF-8 response could echo.
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
-
-
 def _iso_date(value: object) -> object:
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("must be a date like 2016-07-31")
@@ -51,7 +42,6 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Unicode = AfterValidator(_unicode)
 NotBlank = AfterValidator(_not_blank)
 IsoDate = Annotated[
     dt.date,
@@ -66,7 +56,7 @@ class HistoryMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant", "system"]
-    content: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), Unicode]
+    content: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
 
 
 class AskOptions(BaseModel):
@@ -92,7 +82,7 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: Annotated[str, Field(max_length=100)]
-    text: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), Unicode] | None = None
+    text: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)] | None = None
 
 
 class ChatMessage(BaseModel):
@@ -102,7 +92,7 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: (
-        Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), Unicode]
+        Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
         | Annotated[list[ContentPart], Field(max_length=MAX_MESSAGES)]
         | None
     ) = None
@@ -126,7 +116,7 @@ class ChatCompletionRequest(AskOptions):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: Annotated[str, Field(max_length=200), Unicode] = SERVED_MODEL
+    model: Annotated[str, Field(max_length=200)] = SERVED_MODEL
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None

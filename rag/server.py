@@ -4,6 +4,7 @@ then hand the socket to uvicorn."""
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import Callable
 
@@ -47,12 +48,29 @@ def describe(status: IndexStatus) -> str:
     return f"{status.mode}, {status.documents} articles, {status.chunks} chunks"
 
 
+class _Stopped(Exception):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def run(app: Callable[..., object], sock: socket.socket) -> None:
-    """Serve until interrupted; warnings and errors only on stderr (no access log)."""
+    """Serve until Ctrl-C or SIGTERM, which end it normally once open requests are answered;
+    warnings and errors only on stderr (no access log)."""
     import uvicorn
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, server_header=False, lifespan="off"
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn shuts down gracefully on these signals, then raises them again: then they end
+    # the command with exit code 0 instead of killing it.
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -45,6 +45,12 @@ def is_write(method: str, path: str) -> bool:
     )
 
 
+def _route_path(scope: Scope) -> str:
+    """The path inside this app (without the prefix it is mounted under, if any)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class _TooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
@@ -68,7 +74,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        method, path = scope["method"], scope["path"]
+        method, path = scope["method"], _route_path(scope)
         if is_write(method, path):
             refusal = authorize(headers.get("authorization"), self.key)
             if refusal:

@@ -60,6 +60,25 @@ from rag.types import Answer, IndexStatus, SkippedFile
 from rag.uploads import Incoming, UploadFolder, safe_name
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# What a file part looks like: its file name says the type, and its stem becomes the id.
+UPLOAD_ENCODING = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "encoding": {
+                    "files": {
+                        "headers": {
+                            "Content-Disposition": {
+                                "schema": {"type": "string"},
+                                "example": 'form-data; name="files"; filename="article.txt"',
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 _WHY = {
     400: "Malformed JSON or multipart body, or two uploads with one document id.",
     401: "The Authorization header is missing or the key is wrong.",
@@ -79,13 +98,17 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": _WHY[code]} for code in codes}
 
 
-def _sse_doc(description: str) -> dict[int | str, dict[str, Any]]:
-    return {
-        200: {
-            "description": description,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        }
+def _sse_doc(description: str, events: list[str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """A 200 that is JSON, or server-sent events (OpenAPI 3.1: the schema is one event's)."""
+    event: dict[str, Any] = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "string", "contentMediaType": "application/json"}},
     }
+    if events:
+        event["required"].append("event")
+        event["properties"]["event"] = {"type": "string", "enum": events}
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": event}}}}
 
 
 def sse(data: object, event: str | None = None) -> str:
@@ -132,7 +155,7 @@ def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
     class AskRequest(AskOptions):
         """A question, with optional retrieval filters and earlier turns of the conversation."""
 
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", strict=True)
 
         question: Annotated[
             str,
@@ -161,7 +184,8 @@ def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
             "The Answer object; with `?stream=true` server-sent events instead: `event: delta` "
             'with `{"text": ...}` as the answer is written, then `event: answer` with the '
             'Answer object (it replaces the streamed text), or `event: error` with `{"error": '
-            "...}` if the engine fails once the stream has begun."
+            "...}` if the engine fails once the stream has begun.",
+            ["delta", "answer", "error"],
         )
         | _errors(400, 413, 422, 502, 503),
     )
@@ -253,15 +277,18 @@ def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
         response_model=IngestResponse,
         dependencies=[Security(write_key)],
         form_limits={"max_files": settings.max_upload_files, "max_fields": 10},
+        openapi_extra=UPLOAD_ENCODING,
         responses=_errors(400, 401, 403, 409, 413, 415, 422, 503),
     )
     def ingest(
         files: Annotated[
             list[UploadFile],
             File(
+                min_length=1,
+                max_length=settings.max_upload_files,
                 description=f"Articles: {', '.join(settings.upload_types)}; at most "
                 f"{settings.max_upload_files} files of {settings.max_upload_bytes:,} bytes. "
-                "The file stem is the document id; front matter in .md is read."
+                "The file stem is the document id; front matter in .md is read.",
             ),
         ],
         replace: Annotated[

@@ -86,6 +86,15 @@ def engine_error_body(exc: BaseException) -> dict[str, Any]:
     return error_body("internal_error", INTERNAL)
 
 
+def _is_field(part: object) -> bool:
+    """A field name or list index, not the request part ("body") nor a union member's tag
+    ("str", "list[ContentPart]", "function-after[...]")."""
+    if isinstance(part, int):
+        return True
+    text = str(part)
+    return text not in ("body", "query", "path", "str", "none") and not any(c in text for c in "[-")
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     errors = list(exc.errors())
     if not errors:
@@ -94,7 +103,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     if first.get("type") == "json_invalid":
         reason = (first.get("ctx") or {}).get("error", "")
         return 400, f"the body is not valid JSON ({reason})" if reason else "invalid JSON"
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    location = [str(part) for part in first.get("loc", ()) if _is_field(part)]
     location = location or [str(part) for part in first.get("loc", ())[:1]]
     if first.get("type") == "missing" and location == ["body"]:
         return 422, "the request needs a JSON body"

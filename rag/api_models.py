@@ -53,7 +53,7 @@ IsoDate = Annotated[
 class HistoryMessage(BaseModel):
     """An earlier turn of the conversation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant", "system"]
     content: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
@@ -61,6 +61,9 @@ class HistoryMessage(BaseModel):
 
 class AskOptions(BaseModel):
     """Retrieval options shared by /v1/ask and /v1/chat/completions."""
+
+    # Strict: JSON `true` is no `k`, and "1" is no boolean (the schema says what is accepted).
+    model_config = ConfigDict(strict=True)
 
     k: int | None = Field(
         None, ge=1, le=50, description="Passages given to the composer (default RAG_TOP_K)."
@@ -79,7 +82,7 @@ class AskOptions(BaseModel):
 class ContentPart(BaseModel):
     """A part of a message's content; only text parts are read."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     type: Annotated[str, Field(max_length=100)]
     text: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)] | None = None
@@ -88,7 +91,7 @@ class ContentPart(BaseModel):
 class ChatMessage(BaseModel):
     """A chat message as the OpenAI API sends it (tool and function turns are skipped)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: (
@@ -104,7 +107,7 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     include_usage: bool = False
 
@@ -114,7 +117,7 @@ class ChatCompletionRequest(AskOptions):
     (temperature, max_tokens, ...) are accepted and ignored. `k`, `after` and `before` are
     news-rag extensions (send them with the OpenAI client's `extra_body`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: Annotated[str, Field(max_length=200)] = SERVED_MODEL
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)

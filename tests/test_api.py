@@ -367,6 +367,7 @@ def test_replace_swaps_an_article_that_was_not_uploaded(
         ({}, 422, "question: Field required"),
         ({"question": HEADLINE, "k": 0}, 422, "k: Input should be greater than or equal to 1"),
         ({"question": HEADLINE, "k": 51}, 422, "k: Input should be less than or equal to 50"),
+        ({"question": HEADLINE, "k": True}, 422, "k: Input should be a valid integer"),  # fuzz
         ({"question": HEADLINE, "after": "July 2016"}, 422, "after: must be a date like"),
         ({"question": HEADLINE, "before": "2016-02-30"}, 422, "not a day of the calendar"),
         (
@@ -385,6 +386,25 @@ def test_bad_questions_get_a_clear_4xx(api: str, body: Any, status: int, message
     assert response.status_code == status
     error = error_of(response)
     assert message in error["message"] and error["type"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"messages": []}, "messages: List should have at least 1 item"),
+        ({"messages": [{"role": "user", "content": "   "}]}, "the question is empty"),
+        ({"messages": [{"role": "user", "content": HEADLINE}], "stream": "yes"}, "stream: Input"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+            "messages.0.content: Input should be a valid string (and 1 more problems)",
+        ),
+        ({"messages": [{"role": "tool", "content": "{}"}]}, "must end with a user message"),
+    ],
+)
+def test_bad_chat_requests_get_a_clear_422(api: str, body: Any, message: str) -> None:
+    response = post(api, "/v1/chat/completions", body)
+    assert response.status_code == 422
+    assert message in error_of(response)["message"]
 
 
 def test_malformed_requests_get_a_clear_4xx(api: str, tight: str) -> None:

@@ -17,6 +17,7 @@ Every refusal is `{"error": {"type", "message"}}` (`rag.api_errors`). The routes
 """
 
 import json
+import os
 import re
 import time
 import uuid
@@ -80,12 +81,12 @@ UPLOAD_ENCODING = {
     }
 }
 _WHY = {
-    400: "Malformed JSON or multipart body, or two uploads with one document id.",
+    400: "Malformed JSON or multipart body, too many files, or two files for one document id.",
     401: "The Authorization header is missing or the key is wrong.",
     403: "Write endpoints are disabled: the server has no RAG_API_KEY.",
     404: "No such document.",
     409: "An indexed article that was not uploaded here has the id (send replace=true).",
-    413: "The body, a file or the number of files is over the limit.",
+    413: "The body or a file is over the limit.",
     415: "A file type that cannot be uploaded.",
     422: "A field is missing or invalid (empty or overlong question, k out of 1..50, bad "
     "date, a conversation that does not end with a user message).",
@@ -412,11 +413,8 @@ def _pieces(text: str) -> list[str]:
 
 def _incoming(files: list[UploadFile], settings: Settings) -> list[Incoming]:
     """The uploads with safe names, or the refusal of the whole request: an unsupported type
-    (415), a file over the limit (413), two files for one document id (400)."""
-    if len(files) > settings.max_upload_files:
-        raise ApiError(
-            413, f"{len(files)} files; the limit is {settings.max_upload_files} per request"
-        )
+    (415), a file over the limit (413), two files for one document id (400). (Too many files
+    never get here: the form parser refuses them with a 400.)"""
     incoming: list[Incoming] = []
     ids: dict[str, str] = {}
     for upload in files:
@@ -428,7 +426,7 @@ def _incoming(files: list[UploadFile], settings: Settings) -> list[Incoming]:
                 f"{name}: cannot upload {suffix or 'files without a type'}; accepted: "
                 f"{', '.join(settings.upload_types)}",
             )
-        size = upload.size if upload.size is not None else len(upload.file.read())
+        size = upload.file.seek(0, os.SEEK_END)
         upload.file.seek(0)
         if size > settings.max_upload_bytes:
             raise ApiError(

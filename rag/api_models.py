@@ -24,7 +24,7 @@ from rag.types import Citation, DocumentInfo, IngestReport
 MAX_MESSAGES = 100
 MAX_MESSAGE_CHARS = 20_000
 SERVED_MODEL = "news-rag"  # the one model /v1/models lists; any name is accepted
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _iso_date(value: object) -> object:

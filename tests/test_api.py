@@ -4,6 +4,7 @@ HTTP, server-sent events and the official `openai` client."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import socket
@@ -15,8 +16,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from fastapi import FastAPI
 
-from rag import RagEngine, Settings
+from rag import RagEngine, Settings, api_errors
 from rag.api import create_app
 from rag.embeddings import LocalEmbedder
 from tests.api_server import KEY, ServeProcess, serving, sse_events
@@ -436,6 +438,24 @@ def test_malformed_requests_get_a_clear_4xx(api: str, tight: str) -> None:
         assert response.status_code == status, response.text
         assert error_of(response)["type"] == kind
     assert "2,048 bytes" in error_of(cases[-1][0])["message"]
+
+
+def test_an_unexpected_error_is_a_generic_500_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    api_errors.install(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("internal detail /srv/secret")
+
+    with serving(app) as url, caplog.at_level(logging.ERROR, logger="news-rag.api"):
+        response = httpx.get(f"{url}/boom")
+    assert response.status_code == 500
+    assert error_of(response) == {"type": "internal_error", "message": api_errors.INTERNAL}
+    assert "secret" not in response.text
+    assert "internal detail /srv/secret" in caplog.text  # the log has what the client must not
 
 
 # -- documents, health, schema ---------------------------------------------------------------

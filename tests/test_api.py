@@ -8,6 +8,8 @@ import logging
 import re
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +23,7 @@ from fastapi import FastAPI
 from rag import RagEngine, Settings, api_errors
 from rag.api import create_app
 from rag.embeddings import LocalEmbedder
-from tests.api_server import KEY, ServeProcess, serving, sse_events
+from tests.api_server import KEY, ServeProcess, process_env, serving, sse_events
 from tests.conftest import HEADLINE, settings
 from tests.fake_openai import FakeOpenAIServer, cite_first_passage
 
@@ -610,11 +612,6 @@ def test_rag_serve_prints_its_url_and_serves(seeded_copy: Path, tmp_path: Path) 
 def test_rag_serve_refuses_bad_addresses_in_one_line(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    import subprocess
-    import sys
-
-    from tests.api_server import process_env
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -2,7 +2,15 @@
 
 from rag.config import Settings
 from rag.engine import AnswerStream, RagEngine
-from rag.errors import ConfigError, IndexMismatchError, InputError, LLMError, RagError, StoreError
+from rag.errors import (
+    ConfigError,
+    EmptyIndexError,
+    IndexMismatchError,
+    InputError,
+    LLMError,
+    RagError,
+    StoreError,
+)
 from rag.types import (
     Answer,
     Citation,
@@ -19,6 +27,7 @@ __all__ = [
     "Citation",
     "ConfigError",
     "DocumentInfo",
+    "EmptyIndexError",
     "IndexMismatchError",
     "IndexStatus",
     "IngestReport",

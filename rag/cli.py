@@ -1,5 +1,5 @@
-"""The `rag` command: ingest, ask, chat. Errors are one line with exit code 2 (usage/config)
-or 1 (runtime); `--json` output is for scripts."""
+"""The `rag` command: ingest, ask, chat, eval, serve. Errors are one line with exit code 2
+(usage/config) or 1 (runtime); `--json` output is for scripts."""
 
 from __future__ import annotations
 
@@ -174,6 +174,29 @@ def chat(
             continue
         show_answer(answer)
         history.append({"role": "assistant", "content": answer.text})
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8000,
+) -> None:
+    """Serve the HTTP API (docs at /docs, schema at /openapi.json) until interrupted."""
+    from rag.api import create_app
+    from rag.server import bind, describe, run, url
+
+    sock = bind(host, port)  # before the model loads: a taken port fails at once
+    try:
+        engine = make_engine()
+        status = engine.status()
+        if status.ready:
+            engine.retrieve("warm-up", k=1)  # load the model and the BM25 copy now
+        out.print(f"news-rag API on {url(sock)} ({escape(describe(status))})")
+        sys.stdout.flush()
+        run(create_app(engine), sock)
+    finally:
+        sock.close()
 
 
 def _thresholds(args: list[str]) -> tuple[dict[str, float], dict[str, float]]:

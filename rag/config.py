@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.corpus import SUPPORTED_SUFFIXES
+
 LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -74,11 +76,52 @@ class Settings(BaseSettings):
         validation_alias="RAG_API_KEY",
         description="Bearer token the HTTP API requires for write endpoints.",
     )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        validation_alias="RAG_MAX_BODY_BYTES",
+        description="Largest JSON request body the HTTP API reads (a question, a conversation).",
+    )
+    max_upload_bytes: int = Field(
+        10 * 1_048_576,
+        ge=1,
+        validation_alias="RAG_MAX_UPLOAD_BYTES",
+        description="Largest uploaded article (HTTP API and chat window).",
+    )
+    max_upload_files: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        validation_alias="RAG_MAX_UPLOAD_FILES",
+        description="Most files in one upload to the HTTP API.",
+    )
+    upload_suffixes: str = Field(
+        ".txt,.md,.html,.htm",
+        validation_alias="RAG_UPLOAD_SUFFIXES",
+        description="File types accepted for upload, comma-separated (a subset of what the "
+        "ingester reads: .txt, .md, .markdown, .html, .htm).",
+    )
 
     @field_validator("chroma_url", "openai_base_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("upload_suffixes")
+    @classmethod
+    def _known_suffixes(cls, value: str) -> str:
+        suffixes = [f".{s.strip().lower().lstrip('.')}" for s in value.split(",") if s.strip()]
+        unknown = [s for s in suffixes if s not in SUPPORTED_SUFFIXES]
+        if not suffixes or unknown:
+            raise ValueError(
+                f"must list types from {', '.join(sorted(SUPPORTED_SUFFIXES))}, got {value!r}"
+            )
+        return ",".join(dict.fromkeys(suffixes))
+
+    @property
+    def upload_types(self) -> tuple[str, ...]:
+        """The accepted upload suffixes, lower-case with the dot: ('.txt', '.md', ...)."""
+        return tuple(self.upload_suffixes.split(","))
 
     @property
     def llm_mode(self) -> Literal["openai", "extractive"]:

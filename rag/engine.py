@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
 from rag.corpus import scan
 from rag.embeddings import CachedEmbedder, Embedder, make_embedder
-from rag.errors import InputError, RagError
+from rag.errors import EmptyIndexError, InputError, RagError
 from rag.extractive import ExtractiveComposer
 from rag.index import ChunkingConfig, Indexer, Progress
 from rag.llm import ChatClient
@@ -201,7 +201,7 @@ class RagEngine:
             self.query_embedder.remember(lexical.sentence_vectors)
             self._remembered = lexical.version
         if not lexical.records:
-            raise RagError(EMPTY_INDEX)
+            raise EmptyIndexError(EMPTY_INDEX)
         return self.retriever.retrieve(question, k or self.settings.top_k, dates, lexical)
 
     def retrieve(

@@ -27,6 +27,10 @@ class IndexMismatchError(RagError):
     exit_code = 2
 
 
+class EmptyIndexError(RagError):
+    """A question was asked of an index that holds no articles yet."""
+
+
 class StoreError(RagError):
     """The vector store or the data directory cannot be reached or written."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 
 class Passage(BaseModel):
@@ -102,6 +102,7 @@ class IndexStatus(BaseModel):
         None, description="Why questions cannot be answered now; None when they can."
     )
 
+    @computed_field(description="Whether questions can be answered now.")  # type: ignore[prop-decorator]
     @property
     def ready(self) -> bool:
         return self.problem is None

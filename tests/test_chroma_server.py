@@ -11,10 +11,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rag import RagEngine, StoreError
 from rag.embeddings import LocalEmbedder
+from tests.api_server import KEY, ServeProcess
 from tests.conftest import HEADLINE, SEEDS, settings
 
 pytestmark = pytest.mark.server
@@ -81,3 +83,60 @@ def test_an_unreachable_server_is_named(tmp_path: Path, embedder: LocalEmbedder)
     engine = RagEngine(settings(tmp_path, RAG_CHROMA_URL=url), embedder=embedder)
     with pytest.raises(StoreError, match=f"cannot reach the Chroma server at {url}"):
         engine.ask(HEADLINE)
+
+
+NORTH = (
+    "Lavrov and Soreide meet in Kirkenes\n\n"
+    "Russian Foreign Minister Sergei Lavrov met Norwegian Foreign Minister Ine Eriksen Soreide "
+    "in Kirkenes on Thursday. The two ministers discussed fishing quotas in the Barents Sea and "
+    "the border crossing at Storskog.\n"
+)
+NORTH_QUESTION = "What did Lavrov and Soreide discuss in Kirkenes?"
+
+
+def _cited(url: str) -> list[str]:
+    """The documents an answer to NORTH_QUESTION cites (none from an empty index)."""
+    response = httpx.post(f"{url}/v1/ask", json={"question": NORTH_QUESTION}, timeout=60)
+    if response.status_code == 503:
+        assert response.json()["error"]["type"] == "empty_index"
+        return []
+    assert response.status_code == 200
+    return [c["doc_id"] for c in response.json()["citations"]]
+
+
+def _listed(url: str) -> set[str]:
+    documents = httpx.get(f"{url}/v1/documents", timeout=60).json()["documents"]
+    return {d["doc_id"] for d in documents}
+
+
+def test_two_api_processes_share_one_chroma_server(chroma_url: str, tmp_path: Path) -> None:
+    """Two `rag serve` replicas with their own data directories: what one ingests the other
+    lists and answers from (its BM25 copy follows the server), and deletes travel back."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    replicas = [
+        ServeProcess(
+            tmp_path / name, tmp_path / f"{name}.log", RAG_CHROMA_URL=chroma_url, RAG_API_KEY=KEY
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        a, b = (replica.wait() for replica in replicas)
+        assert _cited(b.url) == []  # B has seen no such article yet (and built its BM25 copy)
+        files = [("files", ("kirkenes.txt", NORTH.encode(), "text/plain"))]
+        ingested = httpx.post(f"{a.url}/v1/ingest", files=files, headers=auth, timeout=60)
+        assert ingested.status_code == 200 and ingested.json()["doc_ids"] == ["kirkenes"]
+
+        assert "kirkenes" in _listed(b.url)
+        assert _cited(b.url) == ["kirkenes"]
+        # B did not upload it: replacing it through B is a deliberate act (replace=true)
+        again = httpx.post(f"{b.url}/v1/ingest", files=files, headers=auth, timeout=60)
+        assert again.status_code == 409
+
+        deleted = httpx.delete(f"{b.url}/v1/documents/kirkenes", headers=auth, timeout=60)
+        assert deleted.status_code == 200
+        assert "kirkenes" not in _listed(a.url)
+        assert "kirkenes" not in _cited(a.url)
+        assert not (tmp_path / "a" / "chroma").exists()  # the chunks live on the server
+    finally:
+        for replica in replicas:
+            replica.stop()

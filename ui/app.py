@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -43,8 +44,6 @@ EXAMPLES = (
     "How long did Pompeo's meeting with Putin and Lavrov last?",
     "What do Pompeo and Lavrov disagree about?",
 )
-UPLOAD_TYPES = ["txt", "md", "html", "htm"]
-MAX_UPLOAD_MB = 10
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 LLM_HINT = (
     "Answers quote the articles directly, offline. To answer with an LLM, set OPENAI_API_KEY "
@@ -193,12 +192,14 @@ def _safe_name(name: str) -> str:
 
 def ingest_uploads(engine: RagEngine) -> None:
     """The upload box: save the files under the data directory and ingest them."""
+    limit = engine.settings.max_upload_bytes  # RAG_MAX_UPLOAD_BYTES, as for the HTTP API
+    megabytes = f"{limit / 2**20:.3g} MB"
     with st.sidebar.form("upload", clear_on_submit=True):
         files = st.file_uploader(
             "Add articles (.txt, .md, .html)",
-            type=UPLOAD_TYPES,
+            type=[suffix.lstrip(".") for suffix in engine.settings.upload_types],
             accept_multiple_files=True,
-            max_upload_size=MAX_UPLOAD_MB,
+            max_upload_size=max(1, math.ceil(limit / 2**20)),
         )
         submitted = st.form_submit_button("Ingest", icon=":material/upload:")
     if not (submitted and files):
@@ -209,8 +210,8 @@ def ingest_uploads(engine: RagEngine) -> None:
     skipped: list[str] = []
     for upload in files:
         target = folder / _safe_name(upload.name)  # also what is shown: no markup from names
-        if upload.size > MAX_UPLOAD_MB * 2**20:
-            skipped.append(f"{target.name}: larger than {MAX_UPLOAD_MB} MB")
+        if upload.size > limit:
+            skipped.append(f"{target.name}: larger than {megabytes}")
         elif target.stem in (known or set()) and not target.exists():
             skipped.append(f"{target.name}: an indexed article already has the id {target.stem}")
         else:

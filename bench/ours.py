@@ -50,7 +50,6 @@ def sample(texts: list[str], size: int) -> list[str]:
 
 def ingest(spec: Spec) -> IngestResult:
     import rag
-    from rag.embeddings import LocalEmbedder
 
     engine = engine_for(spec.index)
     started = time.perf_counter()
@@ -67,7 +66,7 @@ def ingest(spec: Spec) -> IngestResult:
     added = time.perf_counter()
 
     texts = sample(chunk_texts(spec.corpus), spec.raw_sample)
-    encoder = LocalEmbedder()
+    encoder = engine.embedder  # the model alone, through the engine's backend (onnxruntime)
     encode_started = time.perf_counter()
     encoder.embed(texts)
     encoded = time.perf_counter()

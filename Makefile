@@ -10,7 +10,7 @@ UI     := --server.address 127.0.0.1 --server.port 8501 --server.headless true \
 # apt needs root: sudo when not root
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser run test lint eval-gate clean
+.PHONY: setup browser run test lint eval-gate bench clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,7 @@ run: setup
 	$(BIN)/streamlit run ui/app.py $(UI)
 
 lint: setup
-	$(BIN)/ruff check rag ui tests
+	$(BIN)/ruff check rag ui tests bench
 	$(BIN)/mypy
 
 test: lint browser
@@ -54,6 +54,12 @@ GATE := --min-hit-rate 1.0 --min-mrr 0.94 --min-context-fact-recall 0.97 \
 eval-gate: setup
 	$(GATE_ENV) $(BIN)/rag ingest --json > /dev/null
 	$(GATE_ENV) $(BIN)/rag eval --gold eval/gold.jsonl --json .rag-eval/report.json $(GATE)
+
+# Speed against a plain LlamaIndex pipeline at 100, 1,000 and 10,000 synthetic articles (the
+# largest size takes a long while; progress on stderr). Writes bench/results/latest.{json,md}
+# and docs/bench.png. See README "Speed".
+bench: setup
+	$(BIN)/python -m bench --sizes 100,1000,10000 --queries 200
 
 clean:
 	rm -rf $(VENV) .rag .rag-eval

@@ -209,8 +209,11 @@ class Indexer:
 
     def _build_lexical(self, version: str) -> LexicalIndex:
         """BM25 and sentence vectors for the store as it is now; sentences an earlier copy
-        already embedded are not embedded again."""
-        known = self._lexical.sentence_vectors if self._lexical else {}
+        already embedded (this process's, else the one saved on disk) are not embedded again."""
+        if self._lexical is not None and self._lexical.embed_model == self.embedder.name:
+            known = self._lexical.sentence_vectors
+        else:
+            known = LexicalIndex.saved_vectors(self.bm25_dir, self.embedder.name)
         lexical = LexicalIndex.build(self.store.records(), version)
         lexical.embed_sentences(self.embedder, known)
         return lexical

@@ -39,6 +39,7 @@ class LexicalIndex:
     records: list[ChunkRecord]
     _bm25: Any = field(repr=False, default=None)
     sentence_vectors: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    embed_model: str = ""  # the embedder that made `sentence_vectors`
 
     def sentences(self) -> list[str]:
         """Every distinct sentence of the chunks."""
@@ -54,6 +55,7 @@ class LexicalIndex:
             batch = missing[i : i + _SENTENCE_BATCH]
             fresh.update(zip(batch, embedder.embed(batch), strict=True))
         self.sentence_vectors = {t: known[t] if t in known else fresh[t] for t in texts}
+        self.embed_model = embedder.name
 
     @classmethod
     def build(cls, records: Iterable[ChunkRecord], version: str) -> LexicalIndex:
@@ -81,6 +83,7 @@ class LexicalIndex:
             "version": self.version,
             "records": [[r.chunk_id, r.text, r.metadata] for r in self.records],
             "sentences": sentences,
+            "embed_model": self.embed_model,
         }
         (staging / _STATE).write_text(json.dumps(state), "utf-8")
         trash = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex}")
@@ -98,13 +101,22 @@ class LexicalIndex:
             state = json.loads((folder / _STATE).read_text("utf-8"))
             records = [ChunkRecord(cid, text, meta) for cid, text, meta in state["records"]]
             bm25 = bm25s.BM25.load(str(folder / "bm25")) if records else bm25s.BM25()
-            sentences = state.get("sentences") or []
-            matrix = np.load(folder / _VECTORS) if sentences else np.zeros((0, 0))
+            vectors = _saved_vectors(folder, state)
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        complete = len(matrix) == len(sentences)  # else: embedded again on the next write
-        vectors = dict(zip(sentences, matrix, strict=True)) if complete else {}
-        return cls(state["version"], records, bm25, vectors)
+        return cls(state["version"], records, bm25, vectors, str(state.get("embed_model", "")))
+
+    @staticmethod
+    def saved_vectors(folder: Path, embed_model: str) -> dict[str, np.ndarray]:
+        """The sentence vectors of the saved copy, whatever its version, if `embed_model` made
+        them (a new process adding one article embeds only the new sentences); else none."""
+        try:
+            state = json.loads((folder / _STATE).read_text("utf-8"))
+            if state.get("embed_model") != embed_model:
+                return {}  # another model's, or a copy from before the model was recorded
+            return _saved_vectors(folder, state)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
 
     def scores(self, query_terms: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query terms."""
@@ -199,6 +211,14 @@ class LexicalIndex:
         candidates = self._names_by_initial.get(lower[0], [])
         match = difflib.get_close_matches(lower, candidates, 1, 0.75)
         return match[0] if match else None
+
+
+def _saved_vectors(folder: Path, state: dict[str, Any]) -> dict[str, np.ndarray]:
+    sentences = state.get("sentences") or []
+    matrix = np.load(folder / _VECTORS) if sentences else np.zeros((0, 0))
+    if len(matrix) != len(sentences):
+        return {}  # half-written: embedded again on the next write
+    return dict(zip(sentences, matrix, strict=True))
 
 
 _CALENDAR_NAMES = frozenset(

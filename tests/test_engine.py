@@ -325,3 +325,32 @@ def test_sentence_vectors_are_made_at_ingest_and_kept(
     question = "Where did Pompeo fly later for talks on Iran?"
     answer = RagEngine(settings(tmp_path / "idx"), embedder=fresh).ask(question)
     assert answer.citations and fresh.texts == [question]
+
+
+def test_a_new_process_adding_an_article_embeds_only_its_sentences(
+    seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    """The saved copy's sentence vectors are reused: adding one article to a large index from
+    a new process costs that article, not the corpus."""
+    article = tmp_path / "new.txt"
+    added = "Lavrov met the Finnish foreign minister in Helsinki on Monday."
+    article.write_text(f"Lavrov in Helsinki\n\n{added} They spoke about the Arctic.\n")
+    fresh = CountingEmbedder(embedder)  # a new engine: nothing in memory
+    engine = RagEngine(settings(seeded_copy), embedder=fresh)
+    report = engine.ingest([article])
+    assert report.added == 1
+    sentences = engine.indexer.lexical().sentences()
+    assert added in fresh.texts
+    old = [s for s in sentences if s not in fresh.texts]
+    assert len(old) > 100  # the seeds' sentences came from the saved copy
+    assert len(fresh.texts) < 10  # one chunk and its two sentences (and the headline)
+
+
+def test_sentence_vectors_of_another_model_are_not_reused(
+    seeded_copy: Path, embedder: LocalEmbedder
+) -> None:
+    from rag.lexical import LexicalIndex
+
+    folder = seeded_copy / "bm25"
+    assert LexicalIndex.saved_vectors(folder, embedder.name)
+    assert LexicalIndex.saved_vectors(folder, "openai:text-embedding-3-small") == {}

@@ -142,7 +142,7 @@ def main() -> None:
         os.environ.update(environment(data))
         from rag import RagEngine, Settings
 
-        engine = RagEngine(Settings(_env_file=None))  # type: ignore[call-arg]
+        engine = RagEngine(Settings(_env_file=None))
         for question in asked:  # warm-up, as for the server
             engine.ask(question)
         local: list[float] = []

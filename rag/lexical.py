@@ -208,7 +208,14 @@ class LexicalIndex:
             return lower
         if len(lower) < 4:
             return None
-        candidates = self._names_by_initial.get(lower[0], [])
+        # a typo adds, drops or swaps a letter or two, a short form keeps the start ("Brits",
+        # "British"): "Pope" is no misspelt "Pompeo"
+        slack = 1 if len(lower) < 8 else 2
+        candidates = [
+            name
+            for name in self._names_by_initial.get(lower[0], [])
+            if abs(len(name) - len(lower)) <= slack or name[:4] == lower[:4]
+        ]
         match = difflib.get_close_matches(lower, candidates, 1, 0.75)
         return match[0] if match else None
 

@@ -91,6 +91,15 @@ def test_a_name_spelt_two_ways_in_one_article_is_one_name() -> None:
     assert lexical.with_variants(frozenset({"mei", "putin"})) == {"mei", "may", "putin"}
 
 
+def test_a_misspelt_name_is_corrected_another_name_is_not() -> None:
+    lexical = LexicalIndex.build(
+        [ChunkRecord("a", "Then Pompeo met Peskov and the British envoy.", {"doc_id": "a"})], "v1"
+    )
+    assert lexical.correct("Pompeio") == "pompeo" and lexical.correct("Peskoff") == "peskov"
+    assert lexical.correct("Brits") == "british"  # a short form keeps the start
+    assert lexical.correct("Pope") is None  # a word of its own, not a typo
+
+
 def test_when_two_parties_met_is_the_sentence_where_both_meet(engine: RagEngine) -> None:
     answer = engine.ask("when did putin and may actually meet face to face for the first time?")
     assert not answer.abstained
@@ -144,6 +153,7 @@ def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: s
         "What did Pompeo say about Iran?",  # others speak of Iran
         "Which news agency reported the Kremlin statement?",  # no outlet is named for it
         "At whose initiative did Pompeo visit Sochi?",
+        "What did the Pope say about football?",  # the Pope is not a misspelt Pompeo
     ],
 )
 def test_near_topic_questions_the_articles_cannot_answer_abstain(

@@ -180,29 +180,10 @@ def add(spec: Spec) -> AddResult:
 
 
 def passages(nodes: list[Any]) -> list[Any]:
-    """Retrieved nodes as our `Passage`s (offsets into the same cleaned text); a node without
-    offsets is left out, as in `rag.baseline`."""
-    from rag.types import Passage
+    """Retrieved nodes as our `Passage`s, as `rag eval --baseline` makes them."""
+    from rag.baseline import node_passages
 
-    found = []
-    for scored in nodes:
-        node, meta = scored.node, scored.node.metadata
-        if node.start_char_idx is None or node.end_char_idx is None:
-            continue
-        found.append(
-            Passage(
-                doc_id=str(meta["doc_id"]),
-                chunk_id=node.node_id,
-                text=node.get_content(),
-                score=round(float(scored.score or 0.0), 6),
-                title=str(meta.get("title") or ""),
-                outlet=meta.get("outlet") or None,
-                published=meta.get("published") or None,
-                start=node.start_char_idx,
-                end=node.end_char_idx,
-            )
-        )
-    return found
+    return node_passages(nodes)
 
 
 def query(spec: Spec) -> QueryResult:

@@ -121,25 +121,7 @@ class BaselineEngine:
     def retrieve(self, question: str) -> list[Passage]:
         """The top-2 chunks by vector similarity, as passages with offsets into the cleaned
         text; a chunk the splitter could not place in its article is left out."""
-        passages = []
-        for scored in self.build().retrieve(question):
-            node, meta = scored.node, scored.node.metadata
-            if node.start_char_idx is None or node.end_char_idx is None:
-                continue  # no exact span to quote from
-            passages.append(
-                Passage(
-                    doc_id=str(meta["doc_id"]),
-                    chunk_id=node.node_id,
-                    text=node.get_content(),
-                    score=round(float(scored.score or 0.0), 6),
-                    title=str(meta.get("title") or ""),
-                    outlet=meta.get("outlet") or None,
-                    published=meta.get("published") or None,
-                    start=node.start_char_idx,
-                    end=node.end_char_idx,
-                )
-            )
-        return passages
+        return node_passages(self.build().retrieve(question))
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer from the baseline's passages with the engine's composer. `k` is ignored:
@@ -159,3 +141,27 @@ class BaselineEngine:
         _, last = split_history(messages)
         answer = self.ask(self.engine.standalone_question(messages), k)
         return answer.model_copy(update={"question": last.strip()})
+
+
+def node_passages(nodes: Sequence[Any]) -> list[Passage]:
+    """LlamaIndex's retrieved nodes as passages with offsets into the cleaned text; a node the
+    splitter could not place in its article is left out (no exact span to quote from)."""
+    passages = []
+    for scored in nodes:
+        node, meta = scored.node, scored.node.metadata
+        if node.start_char_idx is None or node.end_char_idx is None:
+            continue
+        passages.append(
+            Passage(
+                doc_id=str(meta["doc_id"]),
+                chunk_id=node.node_id,
+                text=node.get_content(),
+                score=round(float(scored.score or 0.0), 6),
+                title=str(meta.get("title") or ""),
+                outlet=meta.get("outlet") or None,
+                published=meta.get("published") or None,
+                start=node.start_char_idx,
+                end=node.end_char_idx,
+            )
+        )
+    return passages

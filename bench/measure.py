@@ -97,9 +97,13 @@ def median(values: Sequence[float]) -> float:
     return percentile(values, 50)
 
 
-def dir_size(path: Path) -> int:
-    """Bytes of every file under `path` (apparent sizes)."""
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def dir_size(path: Path, skip: tuple[str, ...] = ()) -> int:
+    """Bytes of every file under `path` (apparent sizes), but for the top folders in `skip`."""
+    return sum(
+        f.stat().st_size
+        for f in path.rglob("*")
+        if f.is_file() and f.relative_to(path).parts[0] not in skip
+    )
 
 
 def log(message: str) -> None:

@@ -42,17 +42,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def environment(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    path = env.get("PYTHONPATH")
-    env.update(
-        PYTHONPATH=str(ROOT) + (os.pathsep + path if path else ""),
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        RAG_DATA_DIR=str(data),
-        RAG_LLM="extractive",
-        RAG_EMBED="local",
-    )
-    return env
+    """A `rag serve` child's environment: the benchmark's, with its own index."""
+    from bench.measure import child_env
+
+    return child_env({"RAG_DATA_DIR": str(data)})
 
 
 def load(url: str, batch: list[str], clients: int) -> tuple[list[float], float]:

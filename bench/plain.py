@@ -73,25 +73,12 @@ def fusion_retriever(index_dir: Path, index: Any) -> Any:
 
 
 def _documents(paths: list[Path]) -> list[Any]:
-    """The articles as llama-index Documents: our cleaned text and metadata (as the
-    `rag eval --baseline` pipeline builds them), so both pipelines index the same text."""
-    from llama_index.core import Document
-
+    """The articles as llama-index Documents, as the `rag eval --baseline` pipeline builds
+    them, so both pipelines index the same text."""
+    from rag.baseline import llama_documents
     from rag.corpus import scan
 
-    return [
-        Document(
-            id_=a.doc_id,
-            text=a.text,
-            metadata={
-                "doc_id": a.doc_id,
-                "title": a.title,
-                "outlet": a.outlet or "",
-                "published": a.published or "",
-            },
-        )
-        for a in scan(paths).articles
-    ]
+    return llama_documents(scan(paths).articles)
 
 
 def _storage(index_dir: Path, fresh: bool) -> Any:

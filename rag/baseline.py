@@ -18,7 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.conversation import Message, split_history
-from rag.corpus import scan
+from rag.corpus import Article, scan
 from rag.embeddings import Embedder
 from rag.errors import RagError
 from rag.types import Answer, Passage
@@ -85,27 +85,14 @@ class BaselineEngine:
     def _index(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
-        from llama_index.core import Document, StorageContext, VectorStoreIndex
+        from llama_index.core import StorageContext, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         articles = scan(self.paths).articles
         if not articles:
             raise RagError(f"the baseline found no articles in {', '.join(map(str, self.paths))}")
-        documents = [
-            Document(
-                id_=a.doc_id,
-                text=a.text,
-                # Chroma metadata cannot hold None: "" stands for unknown.
-                metadata={
-                    "doc_id": a.doc_id,
-                    "title": a.title,
-                    "outlet": a.outlet or "",
-                    "published": a.published or "",
-                },
-            )
-            for a in articles
-        ]
+        documents = llama_documents(articles)
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         collection = client.create_collection(f"baseline-{uuid.uuid4().hex}")
         store = ChromaVectorStore(chroma_collection=collection)
@@ -165,3 +152,24 @@ def node_passages(nodes: Sequence[Any]) -> list[Passage]:
             )
         )
     return passages
+
+
+def llama_documents(articles: Sequence[Article]) -> list[Any]:
+    """The articles as LlamaIndex `Document`s: our cleaned text, so that offsets into it are
+    offsets into the article."""
+    from llama_index.core import Document
+
+    return [
+        Document(
+            id_=a.doc_id,
+            text=a.text,
+            # Chroma metadata cannot hold None: "" stands for unknown.
+            metadata={
+                "doc_id": a.doc_id,
+                "title": a.title,
+                "outlet": a.outlet or "",
+                "published": a.published or "",
+            },
+        )
+        for a in articles
+    ]

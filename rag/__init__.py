@@ -20,6 +20,7 @@ from rag.types import (
     Passage,
     SkippedFile,
 )
+from rag.uploads import Incoming, UploadFolder
 
 __all__ = [
     "Answer",
@@ -29,6 +30,7 @@ __all__ = [
     "DocumentInfo",
     "EmptyIndexError",
     "IndexMismatchError",
+    "Incoming",
     "IndexStatus",
     "IngestReport",
     "InputError",
@@ -39,4 +41,5 @@ __all__ = [
     "Settings",
     "SkippedFile",
     "StoreError",
+    "UploadFolder",
 ]

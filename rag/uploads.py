@@ -1,6 +1,6 @@
-"""Articles uploaded through the HTTP API, kept under `$RAG_DATA_DIR/uploads/` as the chat window
-keeps its uploads: safe file names (the stem is the document id), and saving that never leaves a
-refused file in place of a good one.
+"""Articles uploaded through the HTTP API or the chat window, kept under
+`$RAG_DATA_DIR/uploads/`: safe file names (the stem is the document id), and saving that never
+leaves a refused file in place of a good one.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ class Incoming:
 
     name: str
     data: BinaryIO
+
+    @classmethod
+    def named(cls, client_name: str, data: BinaryIO) -> Incoming:
+        """An upload under the safe form of the name the client gave it."""
+        return cls(safe_name(client_name), data)
 
     @property
     def doc_id(self) -> str:

@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import logging
 import math
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pydantic import ValidationError  # noqa: E402
 
 from rag import (  # noqa: E402
     Answer,
+    Incoming,
     IndexMismatchError,
     IndexStatus,
     IngestReport,
@@ -32,6 +32,7 @@ from rag import (  # noqa: E402
     RagEngine,
     RagError,
     Settings,
+    UploadFolder,
 )
 from ui import render  # noqa: E402
 
@@ -44,7 +45,6 @@ EXAMPLES = (
     "How long did Pompeo's meeting with Putin and Lavrov last?",
     "What do Pompeo and Lavrov disagree about?",
 )
-UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 LLM_HINT = (
     "Answers quote the articles directly, offline. To answer with an LLM, set OPENAI_API_KEY "
     "(and OPENAI_BASE_URL for Ollama, vLLM or llama.cpp) in .env and restart."
@@ -184,12 +184,6 @@ def _new_chat() -> None:
     st.session_state.history = []
 
 
-def _safe_name(name: str) -> str:
-    stem, dot, suffix = Path(name).name.rpartition(".")
-    stem = UNSAFE_NAME.sub("_", stem).strip("._") or "upload"
-    return f"{stem}{dot}{suffix.lower()}"
-
-
 def ingest_uploads(engine: RagEngine) -> None:
     """The upload box: save the files under the data directory and ingest them."""
     limit = engine.settings.max_upload_bytes  # RAG_MAX_UPLOAD_BYTES, as for the HTTP API
@@ -204,36 +198,42 @@ def ingest_uploads(engine: RagEngine) -> None:
         submitted = st.form_submit_button("Ingest", icon=":material/upload:")
     if not (submitted and files):
         return
-    folder = engine.settings.data_dir / "uploads"
+    uploads = UploadFolder(engine.settings.data_dir / "uploads")  # as the HTTP API keeps them
     known, _ = guarded(lambda: {d.doc_id for d in engine.documents()})
-    saved: list[Path] = []
+    accepted: list[Incoming] = []
     skipped: list[str] = []
     for upload in files:
-        target = folder / _safe_name(upload.name)  # also what is shown: no markup from names
+        incoming = Incoming.named(upload.name, upload)  # a safe name, also what is shown
         if upload.size > limit:
-            skipped.append(f"{target.name}: larger than {megabytes}")
-        elif target.stem in (known or set()) and not target.exists():
-            skipped.append(f"{target.name}: an indexed article already has the id {target.stem}")
+            skipped.append(f"{incoming.name}: larger than {megabytes}")
+        elif incoming.doc_id in (known or set()) and not uploads.holds(incoming.doc_id):
+            skipped.append(
+                f"{incoming.name}: an indexed article already has the id {incoming.doc_id}"
+            )
         else:
-            folder.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(upload.getvalue())
-            saved.append(target)
+            accepted.append(incoming)
     report: IngestReport | None = None
-    if saved:
-        with st.sidebar.status(f"Ingesting {len(saved)} file(s)…", expanded=True) as box:
-            bar = st.progress(0.0, text="Reading and chunking…")
+    if accepted:
+        with uploads.lock:
+            staged = uploads.stage(accepted)
+            with st.sidebar.status(f"Ingesting {len(accepted)} file(s)…", expanded=True) as box:
+                bar = st.progress(0.0, text="Reading and chunking…")
 
-            def progress(done: int, total: int) -> None:
-                bar.progress(done / total if total else 1.0, text=f"Embedded {done}/{total} chunks")
+                def progress(done: int, total: int) -> None:
+                    bar.progress(
+                        done / total if total else 1.0, text=f"Embedded {done}/{total} chunks"
+                    )
 
-            report, error = guarded(lambda: engine.ingest(saved, progress=progress))
-            if report is None:
-                box.update(label="Ingest failed", state="error")
-                st.error(error)
-            else:
-                box.update(label=_ingest_summary(report), state="complete", expanded=False)
+                report, error = guarded(lambda: engine.ingest(staged.paths, progress=progress))
+                if report is None:
+                    staged.undo()  # the uploads folder as it was
+                    box.update(label="Ingest failed", state="error")
+                    st.error(error)
+                else:
+                    # files the index refused are not kept; an earlier version comes back
+                    staged.keep(Path(item.path) for item in report.skipped)
+                    box.update(label=_ingest_summary(report), state="complete", expanded=False)
     for item in report.skipped if report else []:
-        Path(item.path).unlink(missing_ok=True)  # a file the index refused is not kept
         skipped.append(f"{Path(item.path).name}: {item.reason}")
     if skipped:
         st.sidebar.warning("Skipped:\n" + "\n".join(f"- {line}" for line in skipped))

@@ -175,7 +175,8 @@ class LexicalIndex:
         headlines: dict[str, set[str]] = {}
         for record in self.records:
             doc = str(record.metadata.get("doc_id", ""))
-            headlines.setdefault(doc, set()).update(_names_in(record.metadata.get("title") or ""))
+            if doc not in headlines:  # every chunk of an article carries its headline
+                headlines[doc] = _names_in(record.metadata.get("title") or "")
         spellings: dict[str, set[str]] = {}
         for doc, titled in headlines.items():
             text = self._names_by_article[doc] - _CALENDAR_NAMES

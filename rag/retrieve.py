@@ -222,9 +222,10 @@ class HybridRetriever:
         named = terms(untimed(analysis.question))  # "May" also finds "Mei"; "14 May" does not
         spelt = [v for t in named for v in sorted(lexical.variants.get(t, ()))]
         scores = lexical.scores(analysis.terms + spelt)
-        admitted = np.array([dates.admits(r.metadata) for r in lexical.records], dtype=bool)
-        scores = np.where(admitted, scores, 0.0)
-        for rank, i in enumerate(np.argsort(-scores, kind="stable")[:n]):
+        if not dates.is_open:
+            admitted = np.fromiter((dates.admits(r.metadata) for r in lexical.records), bool)
+            scores = np.where(admitted, scores, 0.0)
+        for rank, i in enumerate(_top(scores, n)):
             if scores[i] <= 0:
                 break
             record = lexical.records[int(i)]
@@ -289,3 +290,13 @@ class HybridRetriever:
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])
         return scored
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` highest scores, best first, ties in index order (as a full stable
+    sort would give) without sorting every chunk of a large corpus."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    threshold = np.partition(scores, len(scores) - n)[len(scores) - n]
+    above = np.flatnonzero(scores >= threshold)
+    return above[np.argsort(-scores[above], kind="stable")][:n]

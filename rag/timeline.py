@@ -263,8 +263,11 @@ def _parser(base: dt.date) -> Any:
     return DateDataParser(languages=["en"], settings=settings)
 
 
+@lru_cache(maxsize=65536)
 def _parse(text: str, base: dt.date) -> dt.date | None:
-    """dateparser's reading of one expression, relative to `base`."""
+    """dateparser's reading of one expression, relative to `base` (remembered: the same few
+    expressions recur in sentence after sentence, and each reading costs about a
+    millisecond)."""
     data = _parser(base).get_date_data(text)
     return None if data is None or data.date_obj is None else data.date_obj.date()
 
@@ -302,7 +305,8 @@ def _days(
         year = _year_for(month, first, base, ahead)
     else:
         return None
-    start = _parse(f"{first} {_MONTHS[month - 1]} {year}", base or dt.date(year, 1, 1))
+    # the date is whole, so the base is only a formality: one per year keeps readings shared
+    start = _parse(f"{first} {_MONTHS[month - 1]} {year}", dt.date(year, 1, 1))
     if start is None or not first <= last <= calendar.monthrange(year, month)[1]:
         return None
     end = dt.date(year, month, last)
@@ -388,9 +392,11 @@ def _near(word: str, base: dt.date) -> Span:
     return Span(day, day, "day")
 
 
-def _matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
-    """The grammar's matches, without a "May" that is more likely the Prime Minister."""
-    return [m for m in pattern.finditer(text) if not _may_is_a_person(m, text)]
+@lru_cache(maxsize=16384)
+def _matches(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str], ...]:
+    """The grammar's matches, without a "May" that is more likely the Prime Minister
+    (remembered: a candidate sentence is read for dates several times while answering)."""
+    return tuple(m for m in pattern.finditer(text) if not _may_is_a_person(m, text))
 
 
 def _may_is_a_person(m: re.Match[str], text: str) -> bool:

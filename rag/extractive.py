@@ -28,10 +28,20 @@ from rag.answer import (
 from rag.answer_types import REQUIRED, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
-from rag.question import Focus, Part, fits_time, mentions, signals, weekdays
+from rag.question import (
+    Focus,
+    Part,
+    accounts,
+    fits_time,
+    mentions,
+    signals,
+    takes_part,
+    weekdays,
+    with_parties,
+)
 from rag.retrieve import Retrieval, analyse
 from rag.text import sentence_spans, terms, words
-from rag.timeline import FUTURE, Window, dated_in, stated_when, with_dates
+from rag.timeline import FUTURE, Window, dated_in, dates_in, stated_when, with_dates
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
@@ -85,11 +95,23 @@ def _narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:
 
 def fits(candidate: Candidate, window: Window | None) -> bool:
     """A sentence fits the question's time if its article was published then or it names a
-    time then (an article without a date: if any of the passage does)."""
+    time then (an article without a date: if any of the passage does). One that names no
+    time and continues the sentence before it (“…,” Pompeo said.) has that sentence's time."""
     published = candidate.passage.published
-    return fits_time(window, published, candidate.sentence.text) or (
+    if fits_time(window, published, candidate.sentence.text) or (
         published is None and fits_time(window, None, candidate.passage.text)
-    )
+    ):
+        return True
+    return _dated_by_previous(candidate, window)
+
+
+def _dated_by_previous(candidate: Candidate, window: Window | None) -> bool:
+    """The sentence names no time, continues the one before it, and that one fits."""
+    text, published = candidate.sentence.text, candidate.passage.published
+    if window is None or not _CONTINUES.match(text) or dates_in(text, published):
+        return False
+    before = _previous_sentence(candidate.passage.text, candidate.sentence.start)
+    return bool(before) and fits_time(window, published, before)
 
 
 class ExtractiveComposer:
@@ -184,6 +206,12 @@ class ExtractiveComposer:
         for sentence, vector, similarity, relatedness in rows:
             text = sentence.text
             passage = retrieval.passages[sentence.passage]
+            sentence_terms = with_parties(
+                lexical.with_variants(frozenset(terms(text))),
+                text,
+                lexical.named_in(passage.doc_id),
+                asked.actors,
+            )
             signal = signals(text, asked)
             spoke = signal.speech
             if spoke == 0.5 and _PERSONAL_PRONOUN.match(text):
@@ -195,7 +223,7 @@ class ExtractiveComposer:
                     sentence=sentence,
                     passage=passage,
                     vector=vector,
-                    terms=lexical.with_variants(frozenset(terms(text))),
+                    terms=sentence_terms,
                     semantic=float(similarity),
                     related=float(relatedness),
                     typed=signal.typed,
@@ -216,17 +244,23 @@ class ExtractiveComposer:
 
     # -- selection -------------------------------------------------------------------------
     def _opening(
-        self, pool: list[Candidate], asked: Focus, fitting: list[Candidate]
+        self, pool: list[Candidate], asked: Focus, fitting: list[Candidate], reported: bool
     ) -> list[Candidate]:
         """The sentences the answer starts with, or none when the evidence can't answer: they
-        must hold the kind of answer asked for and, for "what did X say", prefer X's words."""
+        must hold the kind of answer asked for and, for "what did X say", prefer X's words.
+        `reported`: some candidate, of any time, tells of the asked joint event."""
         if not pool or pool[0].score < self.min_score:
             return []
         if max(c.related for c in pool) < self.min_similarity:
             return []  # the evidence shares words with the question but is about else
         if asked.event:
             # "when did Putin and May meet": the sentences where both take part in that event
-            pool = [c for c in pool if asked.event & c.terms and asked.actors <= c.terms] or pool
+            told = [c for c in pool if accounts(c.sentence.text, c.terms, asked)] or [
+                c for c in pool if takes_part(c.terms, asked)
+            ]
+            if reported and not told:
+                return []  # the articles tell of it, but not in the asked time
+            pool = told or pool
         eligible = pool
         if asked.wanted in REQUIRED:
             closest = max(c.semantic for c in pool)
@@ -338,7 +372,7 @@ class ExtractiveComposer:
         return score
 
     def _with_neighbours(
-        self, picked: list[Candidate], fitting: list[Candidate]
+        self, picked: list[Candidate], fitting: list[Candidate], window: Window | None
     ) -> list[Candidate]:
         """The picked sentences with those they cannot go without. Neighbours come from all
         year-fitting sentences: they need not name the month or day themselves."""
@@ -347,8 +381,12 @@ class ExtractiveComposer:
             after = self._next(c, fitting)
             # "He added ...": a sentence that leans on a chosen one comes with it ...
             leaning = after if after is not None and _CONTINUES.match(after.sentence.text) else None
-            # ... and one that opens with "He" comes after the sentence that says who he is.
-            leads = _PERSONAL_PRONOUN.match(c.sentence.text)
+            # ... and one that opens with "He" comes after the sentence that says who he is,
+            # one that has the asked time from the sentence before after that sentence.
+            leads = _PERSONAL_PRONOUN.match(c.sentence.text) or (
+                not fits_time(window, c.passage.published, c.sentence.text)
+                and _dated_by_previous(c, window)
+            )
             before = self._previous(c, fitting) if leads else None
             chosen += [o for o in (before, c, leaning) if o is not None and o not in chosen]
         return chosen
@@ -360,31 +398,41 @@ class ExtractiveComposer:
         fitting: list[Candidate],
         question_terms: set[str],
         first: Candidate,
+        asked: Focus,
     ) -> list[Candidate]:
-        """Up to `max_sentences`/`max_words`: the sentence right after a chosen one if it
+        """Up to `max_sentences`/`max_words`: other accounts of the asked joint event ("the
+        pair agreed ..."), from any article; the sentence right after a chosen one if it
         scores well enough ("... in November last year. Putin met then-PM Cameron ..."), then
         other close seconds from the articles already cited; `first` sets the bar."""
         chosen = list(chosen)
         used = sum(c.n_words for c in chosen)
         covered = set().union(*(c.terms for c in chosen))
+        joint = [
+            c
+            for c in pool
+            if asked.event
+            and accounts(c.sentence.text, c.terms, asked)
+            and c.score >= self.gain_ratio * first.score
+        ]
         following = [self._next(c, fitting) for c in chosen]
         adjacent = [
             c
             for c in following
             if c is not None and c not in chosen and c.score >= self.adjacent_ratio * first.score
         ]
-        for c in adjacent + pool:
+        for c in joint + adjacent + pool:
             if len(chosen) >= self.max_sentences:
                 break
             if c in chosen or used + c.n_words > self.max_words:
                 continue
             if any(float(c.vector @ other.vector) > 0.9 for other in chosen):
                 continue
-            if c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
-                continue  # other articles come in only through the parts of the question
+            if c not in joint and c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
+                continue  # other articles come in through the parts of the question or the event
             adds = bool((c.terms - covered) & question_terms)
             if (
-                c in adjacent
+                c in joint
+                or c in adjacent
                 or c.score >= self.keep_ratio * first.score
                 or (adds and c.score >= self.gain_ratio * first.score)
             ):
@@ -426,20 +474,21 @@ class ExtractiveComposer:
         question_terms: set[str],
     ) -> list[Candidate] | None:
         """The sentences of the answer, in order; None when the evidence does not answer."""
+        reported = bool(asked.event) and any(takes_part(c.terms, asked) for c in candidates)
         years = asked.window.years() if asked.window else None
         fitting = [c for c in candidates if fits(c, years)]
         pool = _narrowed(fitting, asked)
-        opening = self._opening(pool, asked, fitting)
+        opening = self._opening(pool, asked, fitting, reported)
         if not opening and asked.window is not None and not asked.window.certain:
             pool = fitting  # a vague window only narrows when what fits it answers
-            opening = self._opening(pool, asked, fitting)
+            opening = self._opening(pool, asked, fitting, reported)
         if not opening or sum(c.n_words for c in opening) > 2 * self.max_words:
             return None
         parts = self._part_answers(pool, asked, lexical, opening[0])
         if parts is None:
             return None
-        chosen = self._with_neighbours(opening + parts, fitting)[: self.max_sentences]
-        chosen = self._filled(chosen, pool, fitting, question_terms, opening[0])
+        chosen = self._with_neighbours(opening + parts, fitting, asked.window)[: self.max_sentences]
+        chosen = self._filled(chosen, pool, fitting, question_terms, opening[0], asked)
         return self._corroborated(chosen, pool, asked, opening[0])
 
     def _corroborated(

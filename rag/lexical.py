@@ -168,6 +168,17 @@ class LexicalIndex:
         return found
 
     @cached_property
+    def _named(self) -> dict[str, frozenset[str]]:
+        return {
+            doc: self.with_variants(frozenset(normalise(w) for w in names))
+            for doc, names in self._names_by_article.items()
+        }
+
+    def named_in(self, doc_id: str) -> frozenset[str]:
+        """The names an article's text uses (normalised, other spellings included)."""
+        return self._named.get(doc_id, frozenset())
+
+    @cached_property
     def variants(self) -> dict[str, frozenset[str]]:
         """Other spellings of a name (normalised). An article whose headline spells a name one
         way and whose text only another that sounds alike spells one name two ways: "May" in

@@ -12,7 +12,7 @@ from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
 from rag.events import Anchor, anchor_in, anchored
 from rag.text import STOPWORDS, normalise, words
-from rag.timeline import Span, Window, dates_in, question_window
+from rag.timeline import FUTURE, Span, Window, dates_in, question_window
 
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
 _PART_SPLIT = re.compile(
@@ -23,7 +23,8 @@ _WHO = r"((?:the )?[\w'’.-]+(?: (?!and\b)[\w'’.-]+){0,2}?)"
 _SPEECH_QUESTION = re.compile(
     rf"\bwhat (?:did|does|do|had|has|have|would|will) {_WHO} "
     r"(?:say|said|tell|told|call|think|warn|announce|claim|write|reply|answer|promise|propose|"
-    r"ask|urge|accuse|suggest)\b"
+    r"ask|urge|accuse|suggest|stress|emphasi[sz]e|reiterate|insist|note|highlight|underline|"
+    r"express|pledge|vow|demand)\b"
     rf"|\bhow (?:did|does|do|had|has|would) {_WHO} "
     r"(?:describe|react|respond|reply|characteri[sz]e|call)\b",
     re.I,
@@ -48,10 +49,18 @@ _IRREGULAR = dict(
     fight:fought""".split()
 )
 _IRREGULAR_PAST = frozenset(_IRREGULAR.values())
-# "when did Putin and May (first) meet": an event two parties took part in.
+# "when did Putin and May (first) meet", "where did they meet", "what did X and Y agree on":
+# an event two parties took part in.
 _JOINT_EVENT = re.compile(
-    r"\bwhen (?:did|do|does|will|would|had|have|has) (?P<one>[\w'’-]+) (?:and|&) "
-    r"(?P<two>[\w'’-]+)(?: (?:\w+ly|first|last|ever|again|finally))* (?P<verb>[a-z]+)\b",
+    r"\b(?:when|where|what|how) (?P<aux>did|do|does|will|would|had|have|has) (?P<one>[\w'’-]+) "
+    r"(?:and|&) (?P<two>[\w'’-]+)(?: (?:\w+ly|first|last|ever|again|finally))* "
+    r"(?P<verb>[a-z]+)\b",
+    re.I,
+)
+# Words a report uses for two parties it has named: "the pair agreed", "the two leaders met".
+_PARTIES = re.compile(
+    r"\b(?:the pair|the (?:two )?(?:leaders|sides|men|women|presidents|ministers|diplomats)|"
+    r"both (?:leaders|sides|men|women|presidents|ministers|countries)|the two)\b",
     re.I,
 )
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
@@ -59,11 +68,14 @@ _SPEECH_VERBS = frozenset(
     "said says say saying told tells call called calling calls described describing warned urged "
     "stressed noted added stated announced accused insisted according declared remarked asked "
     "replied explained commented argued suggested vowed promised confirmed denied expressed "
-    "referred dismissed labelled labeled slammed praised".split()
+    "referred dismissed labelled labeled slammed praised reiterated emphasised emphasized "
+    "underlined highlighted pledged demanded".split()
 )
 # "what did May say about Russia": the words after "about" are what the answer must address.
 _ABOUT = re.compile(
-    r"\babout (?P<topic>.+?)(?=\s+(?:in|when|during|at|on|before|after)\b|[?.]|$)", re.I
+    r"\babout (?P<topic>.+?)(?=\s+(?:in|when|during|at|on|before|after|earlier|later|"
+    r"(?:the|a|last|next|this) (?:day|week|month|year)s?)\b|[?.]|$)",
+    re.I,
 )
 
 
@@ -101,6 +113,7 @@ class Focus:
     outcome: bool  # asks how something turned out
     event: frozenset[str] = frozenset()  # "when did Putin and May meet": meet, met
     actors: frozenset[str] = frozenset()  # ... and who took part: Putin, May
+    happened: bool = False  # ... asked in the past tense: plans for it don't answer
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -119,14 +132,48 @@ def mentions(terms: frozenset[str], names: frozenset[str]) -> bool:
 
 def _joint_event(
     question: str, correct: Callable[[str], str | None]
-) -> tuple[frozenset[str], frozenset[str]]:
-    """For "when did X and Y <verb>": the verb's forms and the two parties, else empty."""
+) -> tuple[frozenset[str], frozenset[str], bool]:
+    """For "when did X and Y <verb>": the verb's forms, the two parties and whether it asks
+    about the past ("did", "had"), else empty."""
     m = _JOINT_EVENT.search(question)
     if m is None or m.group("verb").lower() in STOPWORDS:
-        return frozenset(), frozenset()
+        return frozenset(), frozenset(), False
     verb = m.group("verb").lower()
     forms = {normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set())
-    return frozenset(forms), _content(f"{m.group('one')} {m.group('two')}", correct)
+    parties = _content(f"{m.group('one')} {m.group('two')}", correct)
+    return frozenset(forms), parties, m.group("aux").lower() in ("did", "had")
+
+
+def with_parties(
+    found: frozenset[str], sentence: str, context: frozenset[str], parties: frozenset[str]
+) -> frozenset[str]:
+    """A sentence's terms with the parties a question names when the sentence speaks of them
+    together ("the pair agreed ...") and its passage names them (`context`: its terms)."""
+    if not parties or not parties <= context or not _PARTIES.search(sentence):
+        return found
+    return found | parties
+
+
+def takes_part(found: frozenset[str], asked: Focus) -> bool:
+    """The sentence (its terms, parties resolved) tells of the asked joint event: the verb and
+    both parties ("Putin and May have agreed", "the pair agreed")."""
+    return bool(asked.event & found) and asked.actors <= found
+
+
+def accounts(sentence: str, found: frozenset[str], asked: Focus) -> bool:
+    """The sentence tells of the asked joint event as it happened, when asked about the past
+    ("when did they meet": not "the pair will meet")."""
+    return takes_part(found, asked) and not (asked.happened and FUTURE.search(sentence))
+
+
+def _speaker(who: str, correct: Callable[[str], str | None]) -> frozenset[str]:
+    """Whose words are asked for: a name ("Lavrov", "Yuri Ushakov"), or for a description
+    ("the Kremlin aide") its head noun: reports name the aide in other words ("Russian
+    presidential aide Yuri Ushakov said")."""
+    found = words(who)
+    if len(found) > 2 and found[0].lower() in ("the", "a", "an"):
+        return _content(found[-1], correct)
+    return _content(who, correct)
 
 
 def _who(match: re.Match[str]) -> str:
@@ -203,9 +250,11 @@ def focus(
     question: str,
     correct: Callable[[str], str | None] = lambda w: None,
     dated: Dated | None = None,
+    spelt: Callable[[frozenset[str]], frozenset[str]] = lambda names: names,
 ) -> Focus:
     """Read a (possibly condensed) question; `correct` maps misspelt names to corpus words,
-    `dated` gives the date of an event the question's time hangs on ("before the summit")."""
+    `dated` gives the date of an event the question's time hangs on ("before the summit"),
+    `spelt` adds the other spellings of names ("May": "Mei")."""
     own, carried = split_context(question)
     window = _window(own, dated)
     texts = [t.strip() for t in _PART_SPLIT.split(own) if t and len(words(t)) >= 2]
@@ -217,7 +266,7 @@ def focus(
     topic = _content(about.group("topic"), correct) if about else frozenset()
     names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
     named = _content(" ".join(names), correct)
-    event, actors = _joint_event(own, correct)
+    event, actors, happened = _joint_event(own, correct)
     if len(parts) == 1 and window and len(window.spans) > 1:  # "in 2016 and in 2019"
         parts = [Part(own, replace(window, spans=(span,))) for span in window.spans]
     return Focus(
@@ -225,7 +274,7 @@ def focus(
         carried=carried,
         parts=parts,
         window=window,
-        speaker=_content(_who(person), correct) if person else frozenset(),
+        speaker=spelt(_speaker(_who(person), correct)) if person else frozenset(),
         topic=topic,
         named_topic=named if named == topic else frozenset(),
         deeds=bool(deed) and not speech,
@@ -234,4 +283,5 @@ def focus(
         outcome=bool(_OUTCOME.search(own)),
         event=event,
         actors=actors,
+        happened=happened,
     )

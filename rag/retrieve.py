@@ -15,7 +15,7 @@ from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
 from rag.lexical import LexicalIndex
-from rag.question import Focus, fits_time, focus, signals
+from rag.question import Focus, fits_time, focus, signals, takes_part, with_parties
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.timeline import dated_in, iso_dates, untimed
@@ -24,6 +24,7 @@ from rag.types import Passage
 RRF_K = 60
 TYPE_BONUS = 0.2  # a sentence holding the kind of answer asked for ("how long": a duration)
 SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's words (not others')
+EVENT_BONUS = 0.2  # "what did May and Putin agree on": a sentence where both (or "the pair") agree
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming a time then
 MONTH_PENALTY = 0.1  # "in August 2016": a chunk of the right year, outside the window
 # "in July 2016": a sentence of a later (or earlier) article that dates what it says to July
@@ -116,7 +117,9 @@ def _expansions(text: str) -> list[str]:
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
     analysis = QueryAnalysis(
-        question=question, terms=[], focus=focus(question, lexical.correct, lexical.events.when)
+        question=question,
+        terms=[],
+        focus=focus(question, lexical.correct, lexical.events.when, lexical.with_variants),
     )
     analysis.terms += [normalise(w) for w in words(" ".join(_expansions(plain(question))))]
     for word in words(plain(question)):
@@ -272,12 +275,16 @@ class HybridRetriever:
             published = record.metadata.get("published") or None
             # an article from outside a narrow window that dates a sentence inside it
             looks_back = window is not None and window.precise and not window.admits(published, ())
+            named = lexical.named_in(str(record.metadata.get("doc_id", "")))
             for sentence in sentences:
-                found = lexical.with_variants(frozenset(terms(sentence)))
+                found = with_parties(
+                    lexical.with_variants(frozenset(terms(sentence))), sentence, named, asked.actors
+                )
                 overlap = sum(lexical.idf(t) for t in question_terms & found)
                 signal = signals(sentence, asked)
                 value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
                 value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
+                value += EVENT_BONUS * takes_part(found, asked)
                 if looks_back and window is not None:
                     value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)

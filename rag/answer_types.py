@@ -42,7 +42,7 @@ _MODIFIERS = r"(?: (?!(?:did|does|do|is|was|were|has|had|will|would|can|could)\b
 # Titles that precede a person's name.
 _TITLES = frozenset(
     "president minister secretary mr mrs ms dr spokesman spokeswoman aide adviser advisor "
-    "chancellor premier ambassador envoy investigator counsel general".split()
+    "chancellor premier ambassador envoy investigator counsel general leader".split()
 )
 # Capitalised words that are not names of people even in a run of capitals.
 _NOT_PERSON = frozenset(
@@ -204,26 +204,56 @@ def _capitalised_runs(sentence: str) -> list[list[str]]:
     return runs
 
 
-def has_person(sentence: str, asked: set[str]) -> bool:
+def person_names(sentence: str) -> set[str]:
+    """Lowercased surnames a sentence gives people: the last name after a title ("President
+    Vladimir Putin", "his spokesman Dmitry Peskov")."""
+    tokens = words(sentence)
+    found = set()
+    for i, word in enumerate(tokens):
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if not _NAME.fullmatch(word) or _NAME.fullmatch(following):
+            continue  # not a name, or not the last of a run of names
+        if word.lower() in _TITLES or word.lower() in _NOT_PERSON:
+            continue
+        before = [t.lower() for t in tokens[max(0, i - 2) : i]]
+        titled = bool(before) and (
+            before[-1] in _TITLES
+            or (len(before) == 2 and before[0] in _TITLES and _NAME.fullmatch(tokens[i - 1]))
+        )
+        if titled:
+            found.add(word.lower())
+    return found
+
+
+_NAME = re.compile(r"[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?")  # "Putin", "Al-Assad"; not "UK", "Putin's"
+
+
+def has_person(sentence: str, asked: set[str], people: frozenset[str] = frozenset()) -> bool:
     """A person's name the question does not already contain: a run of two capitalised words
-    ("Dmitry Peskov") or a title before a capitalised word ("President Trump")."""
+    ("Dmitry Peskov"), a title before a capitalised word ("President Trump"), or a name the
+    articles give a person elsewhere (`people`: "Putin", named "Vladimir Putin" there)."""
     tokens = words(sentence)
     for i, word in enumerate(tokens[:-1]):
         following = tokens[i + 1]
         if word.lower() in _TITLES and following[0].isupper() and following.lower() not in asked:
             return True
     for run in _capitalised_runs(sentence):
-        people = [w for w in run if w.lower() not in _NOT_PERSON]
-        if len(people) >= 2 and any(w.lower() not in asked for w in people):
+        named = [w for w in run if w.lower() not in _NOT_PERSON]
+        if len(named) >= 2 and any(w.lower() not in asked for w in named):
+            return True
+        if any(w.lower() in people and w.lower() not in asked for w in named):
             return True
     return False
 
 
-def has_type(sentence: str, kind: AnswerType, question: str) -> bool:
-    """True if the sentence contains something of the expected kind that the question lacks."""
+def has_type(
+    sentence: str, kind: AnswerType, question: str, people: frozenset[str] = frozenset()
+) -> bool:
+    """True if the sentence contains something of the expected kind that the question lacks
+    (`people`: the corpus's person names, for PERSON)."""
     asked = {w.lower() for w in words(question)}
     if kind is AnswerType.PERSON:
-        return has_person(sentence, asked)
+        return has_person(sentence, asked, people)
     if kind is AnswerType.NAME:
         return any(w.lower() not in asked for run in _capitalised_runs(sentence) for w in run)
     if kind is AnswerType.DATE:  # the expressions of time the date reader understands

@@ -25,7 +25,7 @@ from rag.answer import (
     passage_sentences,
     time_scoped_abstention,
 )
-from rag.answer_types import REQUIRED, expected_type, has_type
+from rag.answer_types import REQUIRED, AnswerType, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
 from rag.question import (
@@ -135,6 +135,7 @@ class ExtractiveComposer:
         type_floor: float = 0.65,
         type_meaning_floor: float = 0.6,
         speaker_floor: float = 0.55,
+        joint_meaning_floor: float = 0.6,
         semantic_weight: float = 0.5,
         type_bonus: float = 0.15,
         speaker_bonus: float = 0.1,
@@ -152,6 +153,9 @@ class ExtractiveComposer:
         self.type_floor = type_floor
         self.type_meaning_floor = type_meaning_floor
         self.speaker_floor = speaker_floor
+        # another account of the asked joint event: its verb and parties vetted it, so a bar
+        # on meaning alone (its wording shares less with the question than the first's)
+        self.joint_meaning_floor = joint_meaning_floor
         self.semantic_weight = semantic_weight
         self.type_bonus = type_bonus
         self.speaker_bonus = speaker_bonus
@@ -359,10 +363,11 @@ class ExtractiveComposer:
         weights = {t: lexical.idf(t) for t in analyse(part.text, lexical).terms}
         total = sum(weights.values())
         kind = expected_type(part.text)
+        people = lexical.people if kind is AnswerType.PERSON else frozenset()
 
         def score(c: Candidate) -> float:
             overlap = sum(w for t, w in weights.items() if t in c.terms) / total if total else 0.0
-            typed = kind is not None and has_type(c.sentence.text, kind, part.text)
+            typed = kind is not None and has_type(c.sentence.text, kind, part.text, people)
             return (
                 self.semantic_weight * float(c.vector @ vector)
                 + (1 - self.semantic_weight) * overlap
@@ -412,7 +417,7 @@ class ExtractiveComposer:
             for c in pool
             if asked.event
             and accounts(c.sentence.text, c.terms, asked)
-            and c.score >= self.gain_ratio * first.score
+            and c.semantic >= self.joint_meaning_floor * first.semantic
         ]
         following = [self._next(c, fitting) for c in chosen]
         adjacent = [

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.answer_types import person_names
 from rag.embeddings import Embedder
 from rag.events import EventDates
 from rag.store import ChunkRecord
@@ -166,6 +167,16 @@ class LexicalIndex:
                 _names_in(record.text)
             )
         return found
+
+    @cached_property
+    def people(self) -> frozenset[str]:
+        """Lowercased words the articles use as a person's name ("putin": "Vladimir Putin")."""
+        return frozenset(
+            name
+            for record in self.records
+            for start, end in sentence_spans(record.text)
+            for name in person_names(record.text[start:end])
+        )
 
     @cached_property
     def _named(self) -> dict[str, frozenset[str]]:

@@ -49,11 +49,12 @@ _IRREGULAR = dict(
     fight:fought""".split()
 )
 _IRREGULAR_PAST = frozenset(_IRREGULAR.values())
+_PARTY = r"[\w'’-]+(?: (?-i:[A-Z])[\w'’-]+)?"  # "Putin", "Theresa May"
 # "when did Putin and May (first) meet", "where did they meet", "what did X and Y agree on":
 # an event two parties took part in.
 _JOINT_EVENT = re.compile(
-    r"\b(?:when|where|what|how) (?P<aux>did|do|does|will|would|had|have|has) (?P<one>[\w'’-]+) "
-    r"(?:and|&) (?P<two>[\w'’-]+)(?: (?:\w+ly|first|last|ever|again|finally))* "
+    r"\b(?:when|where|what|how) (?P<aux>did|do|does|will|would|had|have|has) "
+    rf"(?P<one>{_PARTY}) (?:and|&) (?P<two>{_PARTY})(?: (?:\w+ly|first|last|ever|again|finally))* "
     r"(?P<verb>[a-z]+)\b",
     re.I,
 )
@@ -114,6 +115,7 @@ class Focus:
     event: frozenset[str] = frozenset()  # "when did Putin and May meet": meet, met
     actors: frozenset[str] = frozenset()  # ... and who took part: Putin, May
     happened: bool = False  # ... asked in the past tense: plans for it don't answer
+    people: frozenset[str] = frozenset()  # the articles' person names, for "who ...?"
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -140,7 +142,8 @@ def _joint_event(
         return frozenset(), frozenset(), False
     verb = m.group("verb").lower()
     forms = {normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set())
-    parties = _content(f"{m.group('one')} {m.group('two')}", correct)
+    # each party by its last name: "Theresa May" is "May" in most sentences
+    parties = _content(" ".join(words(m.group(p))[-1] for p in ("one", "two")), correct)
     return frozenset(forms), parties, m.group("aux").lower() in ("did", "had")
 
 
@@ -231,7 +234,7 @@ class Signals:
 def signals(sentence: str, asked: Focus) -> Signals:
     if sentence in asked.seen:
         return asked.seen[sentence]
-    typed = asked.wanted is not None and has_type(sentence, asked.wanted, asked.own)
+    typed = asked.wanted is not None and has_type(sentence, asked.wanted, asked.own, asked.people)
     person = acts if asked.deeds else speech
     found = asked.seen[sentence] = Signals(typed=typed, speech=person(sentence, asked.speaker))
     return found
@@ -251,10 +254,12 @@ def focus(
     correct: Callable[[str], str | None] = lambda w: None,
     dated: Dated | None = None,
     spelt: Callable[[frozenset[str]], frozenset[str]] = lambda names: names,
+    people: Callable[[], frozenset[str]] = frozenset,
 ) -> Focus:
     """Read a (possibly condensed) question; `correct` maps misspelt names to corpus words,
     `dated` gives the date of an event the question's time hangs on ("before the summit"),
-    `spelt` adds the other spellings of names ("May": "Mei")."""
+    `spelt` adds the other spellings of names ("May": "Mei"), `people` gives the articles'
+    person names (read only for a question about a person)."""
     own, carried = split_context(question)
     window = _window(own, dated)
     texts = [t.strip() for t in _PART_SPLIT.split(own) if t and len(words(t)) >= 2]
@@ -267,6 +272,7 @@ def focus(
     names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
     named = _content(" ".join(names), correct)
     event, actors, happened = _joint_event(own, correct)
+    wanted = expected_type(own)
     if len(parts) == 1 and window and len(window.spans) > 1:  # "in 2016 and in 2019"
         parts = [Part(own, replace(window, spans=(span,))) for span in window.spans]
     return Focus(
@@ -279,9 +285,10 @@ def focus(
         named_topic=named if named == topic else frozenset(),
         deeds=bool(deed) and not speech,
         days=weekdays(own),
-        wanted=expected_type(own),
+        wanted=wanted,
         outcome=bool(_OUTCOME.search(own)),
         event=event,
         actors=actors,
         happened=happened,
+        people=people() if wanted is AnswerType.PERSON else frozenset(),
     )

@@ -119,7 +119,13 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     analysis = QueryAnalysis(
         question=question,
         terms=[],
-        focus=focus(question, lexical.correct, lexical.events.when, lexical.with_variants),
+        focus=focus(
+            question,
+            lexical.correct,
+            lexical.events.when,
+            lexical.with_variants,
+            lambda: lexical.people,
+        ),
     )
     analysis.terms += [normalise(w) for w in words(" ".join(_expansions(plain(question))))]
     for word in words(plain(question)):

@@ -442,14 +442,22 @@ def _span(
     return None
 
 
+# "Before meeting Putin, which took place on 4 September, Ushakov said ...": what the
+# sentence reports happened before its first date.
+_LEADING_BEFORE = re.compile(r"^\W*(?:before|ahead of|prior to)\b", re.I)
+
+
 @lru_cache(maxsize=65536)
 def dates_in(text: str, published: str | None) -> tuple[Span, ...]:
     """The times an article's sentence talks about, relative expressions resolved against the
     article's publication date (without one, only absolute dates are kept)."""
     base = parse_published(published)
     ahead = bool(FUTURE.search(text))
-    found = (_span(m, base, None, ahead) for m in _matches(_ARTICLE, text))
+    found = [_span(m, base, None, ahead) for m in _matches(_ARTICLE, text)]
     spans = {span for span in found if span is not None}
+    first = next((span for span in found if span is not None), None)
+    if first is not None and _LEADING_BEFORE.match(text):
+        spans.add(Span(dt.date.min, first.start - dt.timedelta(days=1), "range"))
     return tuple(sorted(spans))
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 
 from rag import RagEngine
-from rag.answer_types import AnswerType, expected_type, has_person, has_type
+from rag.answer_types import AnswerType, expected_type, has_person, has_type, person_names
 from rag.lexical import LexicalIndex
-from rag.question import acts, focus, speech
+from rag.prompts import TIME_ABSTAIN_OPENING
+from rag.question import accounts, acts, focus, speech, takes_part, with_parties
 from rag.store import ChunkRecord
+from rag.text import terms
 from tests.test_engine import check_quotes
 
 
@@ -72,6 +74,39 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     met = focus("when did putin and may actually meet for the first time?")
     assert met.event == {"meet", "met"} and met.actors == {"putin", "may"}
     assert not focus("When did Theresa May take office?").event  # one party: no joint event
+    signed = focus("What did Lavrov and Pompeo sign in Sochi?")
+    assert signed.event == {"sign"} and signed.actors == {"lavrov", "pompeo"}
+    assert signed.happened and not focus("Where will Trump and Putin meet?").happened
+    assert focus("What did the Kremlin spokesman say?").speaker == {"spokesman"}
+    assert focus("What did Yuri Ushakov say?").speaker == {"yuri", "ushakov"}
+    assert focus("What did May stress about Syria?").speaker == {"may"}
+    assert focus("What did May say about Russia the week before?").topic == {"russia"}
+
+
+def test_the_pair_stands_for_both_parties_when_the_article_names_them() -> None:
+    asked = focus("What did Lavrov and Pompeo agree on?")
+    named = frozenset({"lavrov", "pompeo", "sochi"})
+    said = "The two ministers agreed to resume talks."
+    found = with_parties(frozenset(terms(said)), said, named, asked.actors)
+    assert takes_part(found, asked)
+    elsewhere = with_parties(frozenset(terms(said)), said, frozenset({"lavrov"}), asked.actors)
+    assert not takes_part(elsewhere, asked)  # the article never names Pompeo
+    plan = "The pair will meet in Osaka."
+    met = focus("When did Lavrov and Pompeo meet?")
+    assert not accounts(plan, with_parties(frozenset(terms(plan)), plan, named, met.actors), met)
+
+
+def test_a_name_is_a_person_where_the_articles_title_it() -> None:
+    assert person_names("His spokesman Dmitry Peskov denied it.") == {"peskov"}
+    assert person_names("Foreign Minister Sergey Lavrov and President Trump met.") == {
+        "lavrov",
+        "trump",
+    }
+    assert person_names("A Downing Street spokeswoman said the Security Council met.") == set()
+    people = frozenset({"peskov"})
+    assert has_person("Later, Peskov denied it.", set(), people)
+    assert not has_person("Later, Peskov denied it.", set())  # one word: a name, or a place
+    assert not has_person("Later, Peskov denied it.", {"peskov"}, people)  # already asked
 
 
 def test_a_name_spelt_two_ways_in_one_article_is_one_name() -> None:
@@ -98,6 +133,30 @@ def test_a_misspelt_name_is_corrected_another_name_is_not() -> None:
     assert lexical.correct("Pompeio") == "pompeo" and lexical.correct("Peskoff") == "peskov"
     assert lexical.correct("Brits") == "british"  # a short form keeps the start
     assert lexical.correct("Pope") is None  # a word of its own, not a typo
+
+
+def test_what_two_parties_agreed_comes_from_every_article_that_reports_it(
+    engine: RagEngine,
+) -> None:
+    answer = engine.ask("What did Putin and Theresa May agree during their first phone call?")
+    assert not answer.abstained
+    assert {"000", "001"} <= {c.doc_id[:3] for c in answer.citations}
+    assert "aviation security" in answer.text
+    check_quotes(answer)
+
+
+def test_a_joint_event_the_articles_date_elsewhere_is_a_time_scoped_abstention(
+    engine: RagEngine,
+) -> None:
+    answer = engine.ask("What did May and Putin agree on in 2018?")
+    assert answer.abstained and not answer.citations
+    assert answer.text.startswith(TIME_ABSTAIN_OPENING + " 2018")
+    assert "9 August 2016" in answer.text
+
+
+def test_who_finds_a_person_named_by_surname_alone(engine: RagEngine) -> None:
+    answer = engine.ask("Who did Trump meet in Helsinki?")
+    assert not answer.abstained and "Putin" in answer.text
 
 
 def test_when_two_parties_met_is_the_sentence_where_both_meet(engine: RagEngine) -> None:

@@ -156,3 +156,21 @@ def test_a_month_named_relative_to_publication() -> None:
     assert [s.iso for s in dates_in(said, "2019-05-14")] == ["2018-07"]
     assert [s.iso for s in dates_in("They meet next March.", "2019-05-14")] == ["2020-03"]
     assert not question_window("What did Putin say last July?", TODAY).certain  # type: ignore[union-attr]
+
+
+def test_what_a_sentence_opening_with_before_reports_came_before_its_date() -> None:
+    said = "Before the talks, which took place on 4 September, the aide said ties were frozen."
+    spans = dates_in(said, "2016-09-05")
+    assert [s.iso for s in spans] == ["0001-01-01/2016-09-03", "2016-09-04"]
+    assert [s.iso for s in dates_in("The talks took place on 4 September.", "2016-09-05")] == [
+        "2016-09-04"
+    ]
+
+
+def test_a_quotation_attributed_after_the_fact_has_the_time_of_the_sentence_before(
+    engine: RagEngine,
+) -> None:
+    answer = engine.ask("What did Pompeo say in California on 11 May 2019?")
+    assert not answer.abstained
+    assert "Saturday [11 May 2019]" in answer.text  # the sentence that dates the quotation
+    assert "slays dissidents" in answer.text

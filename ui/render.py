@@ -49,7 +49,7 @@ def pretty_period(iso: str) -> str:
     if "/" in iso:
         first, last = iso.split("/", 1)
         if first.startswith("0001"):
-            return f"before {pretty_period(last)}"
+            return f"until {pretty_period(last)}"  # both ends are inclusive
         if last.startswith("9999"):
             return f"since {pretty_period(first)}"
         return f"{pretty_period(first)} – {pretty_period(last)}"

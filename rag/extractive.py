@@ -32,6 +32,7 @@ from rag.question import (
     Focus,
     Part,
     accounts,
+    agreed_to,
     fits_time,
     mentions,
     signals,
@@ -112,6 +113,68 @@ def _dated_by_previous(candidate: Candidate, window: Window | None) -> bool:
         return False
     before = _previous_sentence(candidate.passage.text, candidate.sentence.start)
     return bool(before) and fits_time(window, published, before)
+
+
+_SETTINGS = (AnswerType.DATE, AnswerType.PLACE)
+_DEPENDENT = re.compile(
+    r"^\W*(?:which|who|whom|whose|when|where|while|although|though|but|and|or)\b", re.I
+)
+_CLAUSE_BREAK = re.compile(r"\s*(?:[,;:]|\s[–—-])\s+")
+
+
+def _claim(quote: str) -> str:
+    """A quote as the answer says it: a part of a sentence ends with an ellipsis."""
+    return (
+        quote if quote.rstrip().endswith((".", "!", "?", '"', "”", "’", "'", ")")) else quote + " …"
+    )
+
+
+def _missing_settings(chosen: list[Candidate], asked: Focus) -> set[AnswerType]:
+    """For "when/where did X and Y meet": the time or place the answer does not give yet."""
+    text = " ".join(c.sentence.text for c in chosen)
+    return {kind for kind in _SETTINGS if not has_type(text, kind, asked.own)}
+
+
+def _event_clauses(
+    c: Candidate, asked: Focus, missing: set[AnswerType], lexical: LexicalIndex
+) -> Candidate | None:
+    """The fewest clauses of an account of the asked event that name the event, its parties
+    and what the answer lacks: "At the meeting with ... Teresa may, held on the sidelines of
+    the G20 summit in the Chinese Hangzhou" out of a 46-word sentence. None if that is all."""
+    text = c.sentence.text
+    cuts = [m.span() for m in _CLAUSE_BREAK.finditer(text)]
+    clauses = list(zip([0] + [b for _, b in cuts], [a for a, _ in cuts] + [len(text)], strict=True))
+    named = lexical.named_in(c.passage.doc_id)
+
+    def tells(first: int, last: int) -> bool:
+        part = text[clauses[first][0] : clauses[last][1]]
+        if _DEPENDENT.match(part):
+            return False  # "when Trump met him ...": the clause before says who he is
+        found = with_parties(
+            lexical.with_variants(frozenset(terms(part))), part, named, asked.actors
+        )
+        return (
+            bool(asked.event & found)
+            and bool(asked.actors & found)
+            and any(has_type(part, kind, asked.own) for kind in missing)
+        )
+
+    runs = [
+        (first, last)
+        for first in range(len(clauses))
+        for last in range(first, len(clauses))
+        if tells(first, last)
+    ]
+    if not runs:
+        return None
+    first, last = min(runs, key=lambda run: (run[1] - run[0], run[0]))
+    if first == 0 and last == len(clauses) - 1:
+        return None
+    start, end = clauses[first][0], clauses[last][1]
+    part = Sentence(
+        c.sentence.passage, c.sentence.start + start, c.sentence.start + end, text[start:end]
+    )
+    return replace(c, sentence=part)
 
 
 class ExtractiveComposer:
@@ -404,6 +467,7 @@ class ExtractiveComposer:
         question_terms: set[str],
         first: Candidate,
         asked: Focus,
+        lexical: LexicalIndex,
     ) -> list[Candidate]:
         """Up to `max_sentences`/`max_words`: other accounts of the asked joint event ("the
         pair agreed ..."), from any article; the sentence right after a chosen one if it
@@ -412,31 +476,28 @@ class ExtractiveComposer:
         chosen = list(chosen)
         used = sum(c.n_words for c in chosen)
         covered = set().union(*(c.terms for c in chosen))
-        joint = [
-            c
-            for c in pool
-            if asked.event
-            and accounts(c.sentence.text, c.terms, asked)
-            and c.semantic >= self.joint_meaning_floor * first.semantic
-        ]
+        joint = self._other_accounts(chosen, pool, asked, first, lexical)
         following = [self._next(c, fitting) for c in chosen]
         adjacent = [
             c
             for c in following
             if c is not None and c not in chosen and c.score >= self.adjacent_ratio * first.score
         ]
+        if asked.wanted in _SETTINGS and accounts(first.sentence.text, first.terms, asked):
+            adjacent, pool = [], []  # "when did they meet": its time and place, nothing else
         for c in joint + adjacent + pool:
             if len(chosen) >= self.max_sentences:
                 break
+            told = c in joint
             if c in chosen or used + c.n_words > self.max_words:
                 continue
             if any(float(c.vector @ other.vector) > 0.9 for other in chosen):
                 continue
-            if c not in joint and c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
+            if not told and c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
                 continue  # other articles come in through the parts of the question or the event
             adds = bool((c.terms - covered) & question_terms)
             if (
-                c in joint
+                told
                 or c in adjacent
                 or c.score >= self.keep_ratio * first.score
                 or (adds and c.score >= self.gain_ratio * first.score)
@@ -445,6 +506,42 @@ class ExtractiveComposer:
                 used += c.n_words
                 covered |= c.terms
         return chosen
+
+    def _other_accounts(
+        self,
+        chosen: list[Candidate],
+        pool: list[Candidate],
+        asked: Focus,
+        first: Candidate,
+        lexical: LexicalIndex,
+    ) -> list[Candidate]:
+        """Other reports of the asked joint event, from any article: what else the parties
+        agreed, and what came of what they agreed to do. For "when (where) did they meet",
+        only the first that gives the place (time) the answer lacks, cut to the clauses that
+        tell it."""
+        if not asked.event:
+            return []
+        joint = [
+            c
+            for c in pool
+            if accounts(c.sentence.text, c.terms, asked)
+            and c.semantic >= self.joint_meaning_floor * first.semantic
+        ]
+        # "the pair agreed to meet": reports of the parties meeting say where and when (they
+        # speak of meeting, not of agreeing: the verb and the parties are the bar)
+        planned = frozenset().union(
+            *(agreed_to(c.sentence.text) for c in chosen + joint if takes_part(c.terms, asked))
+        )
+        joint += [
+            c for c in pool if planned & c.terms and asked.actors <= c.terms and c not in joint
+        ]
+        if asked.wanted not in _SETTINGS:
+            return joint
+        missing = _missing_settings(chosen, asked)
+        for c in joint:
+            if any(has_type(c.sentence.text, kind, asked.own) for kind in missing):
+                return [_event_clauses(c, asked, missing, lexical) or c]
+        return []
 
     def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
         if retrieval.analysis.unknown_entities or not retrieval.passages:
@@ -464,10 +561,13 @@ class ExtractiveComposer:
         if not chosen:
             return ABSTENTION
         citations = [make_citation(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
+        if asked.window is None and asked.wanted is not AnswerType.DATE:
+            text = " ".join(f"{_claim(c.quote)} [{c.n}]" for c in citations)
+            return Composition(text, citations)
+        # a question about a time, or "when": the answer says when, relative dates resolved
+        text = " ".join(f"{_claim(with_dates(c.quote, c.published))} [{c.n}]" for c in citations)
         if asked.window is None:
-            return Composition(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations)
-        # a question about a time: the answer says when, relative dates resolved
-        text = " ".join(f"{with_dates(c.quote, c.published)} [{c.n}]" for c in citations)
+            return Composition(text, citations)
         lead = stated_when(asked.window, [(c.published, c.quote) for c in citations])
         return Composition(lead + text, citations)
 
@@ -493,7 +593,15 @@ class ExtractiveComposer:
         if parts is None:
             return None
         chosen = self._with_neighbours(opening + parts, fitting, asked.window)[: self.max_sentences]
-        chosen = self._filled(chosen, pool, fitting, question_terms, opening[0], asked)
+        if asked.event and asked.wanted in _SETTINGS:
+            # "when did they meet": of an account of it, the clauses that tell it and when
+            chosen = [
+                (_event_clauses(c, asked, {asked.wanted}, lexical) or c)
+                if accounts(c.sentence.text, c.terms, asked)
+                else c
+                for c in chosen
+            ]
+        chosen = self._filled(chosen, pool, fitting, question_terms, opening[0], asked, lexical)
         return self._corroborated(chosen, pool, asked, opening[0])
 
     def _corroborated(
@@ -516,6 +624,7 @@ class ExtractiveComposer:
             and c.semantic >= self.corroboration_ratio * first.semantic
             and (not asked.topic or mentions(c.terms, asked.topic))
             and (not asked.speaker or c.spoke >= 0.5)
+            and (not asked.event or accounts(c.sentence.text, c.terms, asked))
             and dated_in(window, c.sentence.text, c.passage.published)
             and all(float(c.vector @ o.vector) <= 0.9 for o in chosen)
         ]

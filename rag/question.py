@@ -163,6 +163,23 @@ def takes_part(found: frozenset[str], asked: Focus) -> bool:
     return bool(asked.event & found) and asked.actors <= found
 
 
+_AGREED_TO = re.compile(
+    r"\b(?:agree|decide|plan|promise|vow|pledge|undertake)[ds]?\s+to\s+(?P<verb>[a-z]+)\b", re.I
+)
+
+
+def agreed_to(sentence: str) -> frozenset[str]:
+    """What the sentence's parties agreed (decided, planned ...) to do, as verb forms:
+    "have agreed to meet" → meet, met; other reports of that ("the pair will meet at the G20")
+    say what came of it."""
+    found: set[str] = set()
+    for m in _AGREED_TO.finditer(sentence):
+        verb = m.group("verb").lower()
+        if verb not in STOPWORDS:
+            found |= {normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set())
+    return frozenset(found)
+
+
 def accounts(sentence: str, found: frozenset[str], asked: Focus) -> bool:
     """The sentence tells of the asked joint event as it happened, when asked about the past
     ("when did they meet": not "the pair will meet")."""

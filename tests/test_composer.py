@@ -12,7 +12,7 @@ from rag import RagEngine
 from rag.answer_types import AnswerType, expected_type, has_person, has_type, person_names
 from rag.lexical import LexicalIndex
 from rag.prompts import TIME_ABSTAIN_OPENING
-from rag.question import accounts, acts, focus, speech, takes_part, with_parties
+from rag.question import accounts, acts, agreed_to, focus, speech, takes_part, with_parties
 from rag.store import ChunkRecord
 from rag.text import terms
 from tests.test_engine import check_quotes
@@ -157,6 +157,24 @@ def test_a_joint_event_the_articles_date_elsewhere_is_a_time_scoped_abstention(
 def test_who_finds_a_person_named_by_surname_alone(engine: RagEngine) -> None:
     answer = engine.ask("Who did Trump meet in Helsinki?")
     assert not answer.abstained and "Putin" in answer.text
+
+
+def test_what_parties_agreed_to_do_is_read_from_the_sentence() -> None:
+    assert agreed_to("Putin and May have agreed to meet to discuss trade.") == {"meet", "met"}
+    assert agreed_to("The pair decided to sign it.") == {"sign"}
+    assert agreed_to("They agreed that co-operation was vital.") == set()
+
+
+def test_when_they_met_gives_the_time_and_place_in_the_clauses_that_tell_them(
+    engine: RagEngine,
+) -> None:
+    answer = engine.ask("When did Putin and Theresa May meet in person?")
+    assert not answer.abstained
+    assert "4 September" in answer.text and "Hangzhou" in answer.text
+    assert len(answer.text.split()) <= 60  # two long sentences, cut to the clauses that tell
+    assert any(not c.quote.endswith(".") for c in answer.citations)  # a part of a sentence ...
+    assert " … [" in answer.text  # ... is shown as one
+    check_quotes(answer)  # ... and quoted exactly
 
 
 def test_when_two_parties_met_is_the_sentence_where_both_meet(engine: RagEngine) -> None:

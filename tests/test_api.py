@@ -297,7 +297,8 @@ def test_an_uploaded_article_is_answerable_until_deleted(api: str, data: Path) -
     assert listed["arctic-talks"]["chunks"] == 1
 
     answer = post(api, "/v1/ask", {"question": ARTICLE_QUESTION}).json()
-    assert [c["doc_id"] for c in answer["citations"]] == ["arctic-talks"]
+    assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {"arctic-talks"}
+    assert "reindeer herding" in answer["answer"]  # what the two ministers discussed
     assert "reindeer" in answer["answer"] or "Haavisto" in answer["answer"]
 
     again = upload(api, ("arctic-talks.txt", ARTICLE.encode())).json()  # same content
@@ -353,7 +354,7 @@ def test_replace_swaps_an_article_that_was_not_uploaded(
         response = upload(url, (f"{seed}.txt", ARTICLE.encode()), replace="true")
         assert response.status_code == 200 and response.json()["updated"] == 1
         answer = post(url, "/v1/ask", {"question": ARTICLE_QUESTION}).json()
-        assert [c["doc_id"] for c in answer["citations"]] == [seed]
+        assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {seed}
         # an empty replacement is skipped and the indexed version stays, on disk too
         response = upload(url, (f"{seed}.txt", b""))
         assert response.json()["skipped"][0]["reason"] == "empty file"

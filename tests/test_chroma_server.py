@@ -95,13 +95,13 @@ NORTH_QUESTION = "What did Lavrov and Soreide discuss in Kirkenes?"
 
 
 def _cited(url: str) -> list[str]:
-    """The documents an answer to NORTH_QUESTION cites (none from an empty index)."""
+    """The documents an answer to NORTH_QUESTION cites, each once (none from an empty index)."""
     response = httpx.post(f"{url}/v1/ask", json={"question": NORTH_QUESTION}, timeout=60)
     if response.status_code == 503:
         assert response.json()["error"]["type"] == "empty_index"
         return []
     assert response.status_code == 200
-    return [c["doc_id"] for c in response.json()["citations"]]
+    return sorted({c["doc_id"] for c in response.json()["citations"]})
 
 
 def _listed(url: str) -> set[str]:

@@ -104,7 +104,11 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ),
     (
         AnswerType.PERSON,
-        re.compile(rf"^\s*(?:who|whom)\b|\b(?:which|what){_MODIFIERS} {_PERSON_ROLES}s?\b", re.I),
+        re.compile(
+            rf"^\s*(?:who|whom)\b|\b(?:which|what){_MODIFIERS} {_PERSON_ROLES}s?\b"
+            rf"|\bname of (?:the |that |this |a )?(?:[\w-]+ ){{0,2}}{_PERSON_ROLES}s?\b",
+            re.I,
+        ),
     ),
     (
         AnswerType.NAME,
@@ -228,10 +232,18 @@ def person_names(sentence: str) -> set[str]:
 _NAME = re.compile(r"[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?")  # "Putin", "Al-Assad"; not "UK", "Putin's"
 
 
-def has_person(sentence: str, asked: set[str], people: frozenset[str] = frozenset()) -> bool:
+_ROLE = re.compile(rf"\b{_PERSON_ROLES}s?\b", re.I)
+
+
+def has_person(
+    sentence: str, asked: set[str], people: frozenset[str] = frozenset(), roles: bool = False
+) -> bool:
     """A person's name the question does not already contain: a run of two capitalised words
     ("Dmitry Peskov"), a title before a capitalised word ("President Trump"), or a name the
-    articles give a person elsewhere (`people`: "Putin", named "Vladimir Putin" there)."""
+    articles give a person elsewhere (`people`: "Putin", named "Vladimir Putin" there); with
+    `roles`, also a role the question does not name ("who greeted him?": "the mayor")."""
+    if roles and any(m.group(0).lower().rstrip("s") not in asked for m in _ROLE.finditer(sentence)):
+        return True
     tokens = words(sentence)
     for i, word in enumerate(tokens[:-1]):
         following = tokens[i + 1]
@@ -247,13 +259,17 @@ def has_person(sentence: str, asked: set[str], people: frozenset[str] = frozense
 
 
 def has_type(
-    sentence: str, kind: AnswerType, question: str, people: frozenset[str] = frozenset()
+    sentence: str,
+    kind: AnswerType,
+    question: str,
+    people: frozenset[str] = frozenset(),
+    roles: bool = False,
 ) -> bool:
     """True if the sentence contains something of the expected kind that the question lacks
-    (`people`: the corpus's person names, for PERSON)."""
+    (`people`, `roles`: see `has_person`)."""
     asked = {w.lower() for w in words(question)}
     if kind is AnswerType.PERSON:
-        return has_person(sentence, asked, people)
+        return has_person(sentence, asked, people, roles)
     if kind is AnswerType.NAME:
         return any(w.lower() not in asked for run in _capitalised_runs(sentence) for w in run)
     if kind is AnswerType.DATE:  # the expressions of time the date reader understands

@@ -36,6 +36,7 @@ from rag.question import (
     fits_time,
     mentions,
     signals,
+    surname_will_do,
     takes_part,
     weekdays,
     with_parties,
@@ -49,7 +50,7 @@ CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the que
 TOPIC_WEIGHT = 2.0  # "what did May say about Russia": "Russia" is what the answer must address
 # A sentence opening with one of these continues the one before it.
 _CONTINUES = re.compile(
-    r"^\W*(?:he|she|they|it|his|her|their|this|that|these|those)\b"
+    r"^\W*(?:he|she|they|it|his|her|their|this|that|these|those|then|there)\b"
     r"|^\W*[“\"][^”\"]+[”\"]\W*(?:\w+\W+){0,2}(?:said|says|told|added|stressed|noted)\b",
     re.I,
 )  # or a quotation attributed after the fact: "“... remains real,” said the head of ..."
@@ -426,11 +427,13 @@ class ExtractiveComposer:
         weights = {t: lexical.idf(t) for t in analyse(part.text, lexical).terms}
         total = sum(weights.values())
         kind = expected_type(part.text)
-        people = lexical.people if kind is AnswerType.PERSON else frozenset()
+        people = lexical.people if surname_will_do(part.text) else frozenset()
 
         def score(c: Candidate) -> float:
             overlap = sum(w for t, w in weights.items() if t in c.terms) / total if total else 0.0
-            typed = kind is not None and has_type(c.sentence.text, kind, part.text, people)
+            typed = kind is not None and has_type(
+                c.sentence.text, kind, part.text, people, roles=bool(people)
+            )
             return (
                 self.semantic_weight * float(c.vector @ vector)
                 + (1 - self.semantic_weight) * overlap

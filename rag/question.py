@@ -89,6 +89,7 @@ _OUTCOME = re.compile(
 
 
 Dated = Callable[[Anchor], Span | None]  # an event → its date
+_WHO_ASKED = re.compile(r"^\W*(?:who|whom)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Focus:
     actors: frozenset[str] = frozenset()  # ... and who took part: Putin, May
     happened: bool = False  # ... asked in the past tense: plans for it don't answer
     people: frozenset[str] = frozenset()  # the articles' person names, for "who ...?"
+    who: bool = False  # "who ...?": a surname or a role answers ("Putin", "the mayor")
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -186,6 +188,12 @@ def accounts(sentence: str, found: frozenset[str], asked: Focus) -> bool:
     return takes_part(found, asked) and not (asked.happened and FUTURE.search(sentence))
 
 
+def surname_will_do(question: str) -> bool:
+    """ "Who met him?" is answered by a surname alone ("Putin") or a role ("the mayor");
+    "which spokesman?" wants the name beside its role ("his spokesman Dmitry Peskov")."""
+    return expected_type(question) is AnswerType.PERSON and bool(_WHO_ASKED.match(question))
+
+
 def _speaker(who: str, correct: Callable[[str], str | None]) -> frozenset[str]:
     """Whose words are asked for: a name ("Lavrov", "Yuri Ushakov"), or for a description
     ("the Kremlin aide") its head noun: reports name the aide in other words ("Russian
@@ -251,7 +259,9 @@ class Signals:
 def signals(sentence: str, asked: Focus) -> Signals:
     if sentence in asked.seen:
         return asked.seen[sentence]
-    typed = asked.wanted is not None and has_type(sentence, asked.wanted, asked.own, asked.people)
+    typed = asked.wanted is not None and has_type(
+        sentence, asked.wanted, asked.own, asked.people, roles=asked.who
+    )
     person = acts if asked.deeds else speech
     found = asked.seen[sentence] = Signals(typed=typed, speech=person(sentence, asked.speaker))
     return found
@@ -307,5 +317,6 @@ def focus(
         event=event,
         actors=actors,
         happened=happened,
-        people=people() if wanted is AnswerType.PERSON else frozenset(),
+        people=people() if surname_will_do(own) else frozenset(),
+        who=surname_will_do(own),
     )

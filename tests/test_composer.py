@@ -107,6 +107,9 @@ def test_a_name_is_a_person_where_the_articles_title_it() -> None:
     assert has_person("Later, Peskov denied it.", set(), people)
     assert not has_person("Later, Peskov denied it.", set())  # one word: a name, or a place
     assert not has_person("Later, Peskov denied it.", {"peskov"}, people)  # already asked
+    assert has_person("He was met by the mayor.", set(), roles=True)  # "who met him?"
+    assert not has_person("He was met by the mayor.", set())  # "which mayor?": a name
+    assert expected_type("What is the name of the Sochi mayor?") is AnswerType.PERSON
 
 
 def test_a_name_spelt_two_ways_in_one_article_is_one_name() -> None:
@@ -210,6 +213,8 @@ def test_deeds_belong_to_the_subject_of_a_verb() -> None:
         ("Which outlet did political commentator John Wight speak to?", "RT"),
         ("What did Peskov say about Iran?", "maximum pressure"),
         ("What did Trump do on Monday?", "summit"),
+        ("Who welcomed Pompeo on the tarmac in Sochi?", "mayor of Sochi"),  # a role answers who
+        ("What did Trump do in Helsinki in July 2018?", "meddle"),  # "Then, ..." continues
     ],
 )
 def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: str) -> None:
@@ -231,6 +236,7 @@ def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: s
         "Which news agency reported the Kremlin statement?",  # no outlet is named for it
         "At whose initiative did Pompeo visit Sochi?",
         "What did the Pope say about football?",  # the Pope is not a misspelt Pompeo
+        "What was the name of the mayor who met Pompeo?",  # a role is no name
     ],
 )
 def test_near_topic_questions_the_articles_cannot_answer_abstain(

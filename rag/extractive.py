@@ -197,7 +197,7 @@ class ExtractiveComposer:
         corroboration_ratio: float = 0.8,
         corroboration_room: float = 1.25,
         type_floor: float = 0.65,
-        type_meaning_floor: float = 0.6,
+        type_meaning_floor: float = 0.55,
         speaker_floor: float = 0.55,
         joint_meaning_floor: float = 0.6,
         semantic_weight: float = 0.5,

@@ -200,8 +200,9 @@ def serve(
 
 
 def _thresholds(args: list[str]) -> tuple[dict[str, float], dict[str, float]]:
-    """Parse `--min-<metric> X` / `--max-<metric> X` pairs left over by the option parser."""
-    from rag.evaluate import METRICS
+    """Parse `--min-<metric> X` / `--max-<metric> X` pairs left over by the option parser;
+    `--min-<type>-<metric>` gates one question type (`--min-temporal-answer-accuracy 0.9`)."""
+    from rag.evaluate import METRICS, threshold_key
 
     minima: dict[str, float] = {}
     maxima: dict[str, float] = {}
@@ -209,9 +210,12 @@ def _thresholds(args: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     while pending:
         flag = pending.pop(0)
         match = re.fullmatch(r"--(min|max)-([a-z0-9-]+)(?:=(.*))?", flag)
-        name = match.group(2).replace("-", "_") if match else ""
-        if not match or name not in METRICS:
-            raise typer.BadParameter(f"unknown option {flag}; metrics: {', '.join(METRICS)}")
+        name = threshold_key(match.group(2).replace("-", "_")) if match else None
+        if not match or name is None:
+            raise typer.BadParameter(
+                f"unknown option {flag}; metrics: {', '.join(METRICS)} "
+                "(each also per question type: --min-temporal-answer-accuracy)"
+            )
         raw = match.group(3) if match.group(3) is not None else (pending.pop(0) if pending else "")
         try:
             value = float(raw)
@@ -298,7 +302,7 @@ def eval(  # noqa: A001 - the command is called `eval`
     if markdown_path:
         markdown_path.parent.mkdir(parents=True, exist_ok=True)
         markdown_path.write_text(evaluate.markdown_table(columns), "utf-8")
-    misses = evaluate.failed_thresholds(report["metrics"], minima, maxima)
+    misses = evaluate.failed_thresholds(report, minima, maxima)
     for miss in misses:
         err.print(f"[red]threshold missed:[/red] {miss}")
     if misses:

@@ -8,7 +8,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -263,20 +263,36 @@ def report(results: Sequence[ItemResult], config: dict[str, Any]) -> dict[str, A
     }
 
 
+def threshold_key(name: str) -> str | None:
+    """'answer_accuracy' → itself; 'temporal_answer_accuracy' → 'temporal:answer_accuracy'
+    (one question type's figure); None for anything else."""
+    if name in METRICS:
+        return name
+    kind, _, metric = name.partition("_")
+    return f"{kind}:{metric}" if kind in get_args(ItemType) and metric in METRICS else None
+
+
 def failed_thresholds(
-    metrics: dict[str, float], minima: dict[str, float], maxima: dict[str, float]
+    report: dict[str, Any], minima: dict[str, float], maxima: dict[str, float]
 ) -> list[str]:
-    """Human-readable misses of `--min-<metric>` and `--max-<metric>` thresholds."""
-    misses = [
-        f"{name} = {metrics[name]:g} is below the minimum {limit:g}"
-        for name, limit in minima.items()
-        if metrics[name] < limit
-    ]
-    misses += [
-        f"{name} = {metrics[name]:g} is above the maximum {limit:g}"
-        for name, limit in maxima.items()
-        if metrics[name] > limit
-    ]
+    """Human-readable misses of `--min-<metric>` and `--max-<metric>` thresholds (keys of
+    `threshold_key`; a type with no items in the report misses its threshold)."""
+
+    def value(key: str) -> float | None:
+        kind, _, metric = key.rpartition(":")
+        metrics = report["by_type"].get(kind, {}) if kind else report["metrics"]
+        return metrics.get(metric)
+
+    misses = []
+    for limits, below in ((minima, True), (maxima, False)):
+        for key, limit in limits.items():
+            found = value(key)
+            label = key.replace(":", " ")
+            if found is None:
+                misses.append(f"{label}: no items of that type")
+            elif (found < limit) if below else (found > limit):
+                side = "below the minimum" if below else "above the maximum"
+                misses.append(f"{label} = {found:g} is {side} {limit:g}")
     return misses
 
 

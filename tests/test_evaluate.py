@@ -17,6 +17,7 @@ from rag.evaluate import (
     markdown_table,
     report,
     score_item,
+    threshold_key,
 )
 from rag.judge import Verdict
 from rag.types import Answer, Citation, Passage
@@ -96,9 +97,27 @@ def test_a_false_abstention_counts_and_words_exclude_markers() -> None:
     metrics = aggregate([abstained, answered])
     assert metrics["false_abstention_rate"] == 0.5
     assert metrics["answer_words_median"] == 4
-    assert failed_thresholds(metrics, {"answer_accuracy": 0.9}, {"false_abstention_rate": 0.1}) == [
+    report = {"metrics": metrics, "by_type": {"single": metrics}}
+    assert failed_thresholds(report, {"answer_accuracy": 0.9}, {"false_abstention_rate": 0.1}) == [
         "answer_accuracy = 0.5 is below the minimum 0.9",
         "false_abstention_rate = 0.5 is above the maximum 0.1",
+    ]
+
+
+def test_a_threshold_can_gate_one_question_type() -> None:
+    assert threshold_key("answer_accuracy") == "answer_accuracy"
+    assert threshold_key("temporal_answer_accuracy") == "temporal:answer_accuracy"
+    assert threshold_key("temporal_nonsense") is None and threshold_key("bogus_mrr") is None
+    report = {
+        "metrics": {"answer_accuracy": 0.95},
+        "by_type": {"temporal": {"answer_accuracy": 0.8}, "single": {"answer_accuracy": 1.0}},
+    }
+    minima = {"temporal:answer_accuracy": 0.9, "single:answer_accuracy": 0.9}
+    assert failed_thresholds(report, minima, {}) == [
+        "temporal answer_accuracy = 0.8 is below the minimum 0.9"
+    ]
+    assert failed_thresholds(report, {"multi:answer_accuracy": 0.5}, {}) == [
+        "multi answer_accuracy: no items of that type"
     ]
 
 

@@ -27,21 +27,10 @@ from rag.answer import (
 )
 from rag.answer_types import REQUIRED, AnswerType, expected_type, has_type
 from rag.embeddings import Embedder
+from rag.joint import agreed_to, telling_clauses
 from rag.lexical import LexicalIndex
-from rag.question import (
-    Focus,
-    Part,
-    accounts,
-    agreed_to,
-    fits_time,
-    mentions,
-    signals,
-    surname_will_do,
-    takes_part,
-    weekdays,
-    with_parties,
-)
-from rag.retrieve import Retrieval, analyse
+from rag.question import Focus, Part, fits_time, mentions, signals, surname_will_do, weekdays
+from rag.retrieve import Retrieval, analyse, sentence_terms
 from rag.text import sentence_spans, terms, words
 from rag.timeline import FUTURE, Window, dated_in, dates_in, stated_when, with_dates
 from rag.types import Passage
@@ -117,10 +106,6 @@ def _dated_by_previous(candidate: Candidate, window: Window | None) -> bool:
 
 
 _SETTINGS = (AnswerType.DATE, AnswerType.PLACE)
-_DEPENDENT = re.compile(
-    r"^\W*(?:which|who|whom|whose|when|where|while|although|though|but|and|or)\b", re.I
-)
-_CLAUSE_BREAK = re.compile(r"\s*(?:[,;:]|\s[–—-])\s+")
 
 
 def _claim(quote: str) -> str:
@@ -139,43 +124,42 @@ def _missing_settings(chosen: list[Candidate], asked: Focus) -> set[AnswerType]:
 def _event_clauses(
     c: Candidate, asked: Focus, missing: set[AnswerType], lexical: LexicalIndex
 ) -> Candidate | None:
-    """The fewest clauses of an account of the asked event that name the event, its parties
-    and what the answer lacks: "At the meeting with ... Teresa may, held on the sidelines of
-    the G20 summit in the Chinese Hangzhou" out of a 46-word sentence. None if that is all."""
-    text = c.sentence.text
-    cuts = [m.span() for m in _CLAUSE_BREAK.finditer(text)]
-    clauses = list(zip([0] + [b for _, b in cuts], [a for a, _ in cuts] + [len(text)], strict=True))
-    named = lexical.named_in(c.passage.doc_id)
+    """The fewest clauses of an account of the asked event that name the event, a party and
+    what the answer lacks: "At the meeting with ... Teresa may, held on the sidelines of the
+    G20 summit in the Chinese Hangzhou" out of a 46-word sentence. None if that is all."""
+    joint = asked.joint
+    if joint is None:
+        return None
 
-    def tells(first: int, last: int) -> bool:
-        part = text[clauses[first][0] : clauses[last][1]]
-        if _DEPENDENT.match(part):
-            return False  # "when Trump met him ...": the clause before says who he is
-        found = with_parties(
-            lexical.with_variants(frozenset(terms(part))), part, named, asked.actors
-        )
+    def tells(part: str) -> bool:
+        found = sentence_terms(part, c.passage.doc_id, lexical, joint)
         return (
-            bool(asked.event & found)
-            and bool(asked.actors & found)
+            bool(joint.verbs & found)
+            and bool(joint.parties & found)
             and any(has_type(part, kind, asked.own) for kind in missing)
         )
 
-    runs = [
-        (first, last)
-        for first in range(len(clauses))
-        for last in range(first, len(clauses))
-        if tells(first, last)
-    ]
-    if not runs:
+    span = telling_clauses(c.sentence.text, tells)
+    if span is None:
         return None
-    first, last = min(runs, key=lambda run: (run[1] - run[0], run[0]))
-    if first == 0 and last == len(clauses) - 1:
-        return None
-    start, end = clauses[first][0], clauses[last][1]
+    start, end = span
     part = Sentence(
-        c.sentence.passage, c.sentence.start + start, c.sentence.start + end, text[start:end]
+        c.sentence.passage,
+        c.sentence.start + start,
+        c.sentence.start + end,
+        c.sentence.text[start:end],
     )
     return replace(c, sentence=part)
+
+
+def _happened(c: Candidate, asked: Focus) -> bool:
+    """The sentence tells of the asked joint event as it happened."""
+    return asked.joint is not None and asked.joint.happened_in(c.sentence.text, c.terms)
+
+
+def _told(c: Candidate, asked: Focus) -> bool:
+    """The sentence tells of the asked joint event (its verb and both parties)."""
+    return asked.joint is not None and asked.joint.told_in(c.terms)
 
 
 class ExtractiveComposer:
@@ -274,12 +258,6 @@ class ExtractiveComposer:
         for sentence, vector, similarity, relatedness in rows:
             text = sentence.text
             passage = retrieval.passages[sentence.passage]
-            sentence_terms = with_parties(
-                lexical.with_variants(frozenset(terms(text))),
-                text,
-                lexical.named_in(passage.doc_id),
-                asked.actors,
-            )
             signal = signals(text, asked)
             spoke = signal.speech
             if spoke == 0.5 and _PERSONAL_PRONOUN.match(text):
@@ -291,7 +269,7 @@ class ExtractiveComposer:
                     sentence=sentence,
                     passage=passage,
                     vector=vector,
-                    terms=sentence_terms,
+                    terms=sentence_terms(text, passage.doc_id, lexical, asked.joint),
                     semantic=float(similarity),
                     related=float(relatedness),
                     typed=signal.typed,
@@ -321,11 +299,9 @@ class ExtractiveComposer:
             return []
         if max(c.related for c in pool) < self.min_similarity:
             return []  # the evidence shares words with the question but is about else
-        if asked.event:
+        if asked.joint:
             # "when did Putin and May meet": the sentences where both take part in that event
-            told = [c for c in pool if accounts(c.sentence.text, c.terms, asked)] or [
-                c for c in pool if takes_part(c.terms, asked)
-            ]
+            told = [c for c in pool if _happened(c, asked)] or [c for c in pool if _told(c, asked)]
             if reported and not told:
                 return []  # the articles tell of it, but not in the asked time
             pool = told or pool
@@ -486,7 +462,7 @@ class ExtractiveComposer:
             for c in following
             if c is not None and c not in chosen and c.score >= self.adjacent_ratio * first.score
         ]
-        if asked.wanted in _SETTINGS and accounts(first.sentence.text, first.terms, asked):
+        if asked.wanted in _SETTINGS and _happened(first, asked):
             adjacent, pool = [], []  # "when did they meet": its time and place, nothing else
         for c in joint + adjacent + pool:
             if len(chosen) >= self.max_sentences:
@@ -522,22 +498,20 @@ class ExtractiveComposer:
         agreed, and what came of what they agreed to do. For "when (where) did they meet",
         only the first that gives the place (time) the answer lacks, cut to the clauses that
         tell it."""
-        if not asked.event:
+        if asked.joint is None:
             return []
+        parties = asked.joint.parties
         joint = [
             c
             for c in pool
-            if accounts(c.sentence.text, c.terms, asked)
-            and c.semantic >= self.joint_meaning_floor * first.semantic
+            if _happened(c, asked) and c.semantic >= self.joint_meaning_floor * first.semantic
         ]
         # "the pair agreed to meet": reports of the parties meeting say where and when (they
         # speak of meeting, not of agreeing: the verb and the parties are the bar)
         planned = frozenset().union(
-            *(agreed_to(c.sentence.text) for c in chosen + joint if takes_part(c.terms, asked))
+            *(agreed_to(c.sentence.text) for c in chosen + joint if _told(c, asked))
         )
-        joint += [
-            c for c in pool if planned & c.terms and asked.actors <= c.terms and c not in joint
-        ]
+        joint += [c for c in pool if planned & c.terms and parties <= c.terms and c not in joint]
         if asked.wanted not in _SETTINGS:
             return joint
         missing = _missing_settings(chosen, asked)
@@ -582,7 +556,7 @@ class ExtractiveComposer:
         question_terms: set[str],
     ) -> list[Candidate] | None:
         """The sentences of the answer, in order; None when the evidence does not answer."""
-        reported = bool(asked.event) and any(takes_part(c.terms, asked) for c in candidates)
+        reported = any(_told(c, asked) for c in candidates)
         years = asked.window.years() if asked.window else None
         fitting = [c for c in candidates if fits(c, years)]
         pool = _narrowed(fitting, asked)
@@ -596,11 +570,11 @@ class ExtractiveComposer:
         if parts is None:
             return None
         chosen = self._with_neighbours(opening + parts, fitting, asked.window)[: self.max_sentences]
-        if asked.event and asked.wanted in _SETTINGS:
+        if asked.wanted in _SETTINGS:
             # "when did they meet": of an account of it, the clauses that tell it and when
             chosen = [
                 (_event_clauses(c, asked, {asked.wanted}, lexical) or c)
-                if accounts(c.sentence.text, c.terms, asked)
+                if _happened(c, asked)
                 else c
                 for c in chosen
             ]
@@ -627,7 +601,7 @@ class ExtractiveComposer:
             and c.semantic >= self.corroboration_ratio * first.semantic
             and (not asked.topic or mentions(c.terms, asked.topic))
             and (not asked.speaker or c.spoke >= 0.5)
-            and (not asked.event or accounts(c.sentence.text, c.terms, asked))
+            and (asked.joint is None or _happened(c, asked))
             and dated_in(window, c.sentence.text, c.passage.published)
             and all(float(c.vector @ o.vector) <= 0.9 for o in chosen)
         ]

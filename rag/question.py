@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, replace
 from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
 from rag.events import Anchor, anchor_in, anchored
-from rag.text import STOPWORDS, normalise, words
-from rag.timeline import FUTURE, Span, Window, dates_in, question_window
+from rag.joint import JointEvent, joint_event
+from rag.text import IRREGULAR_PAST, STOPWORDS, normalise, words
+from rag.timeline import Span, Window, dates_in, question_window
 
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
 _PART_SPLIT = re.compile(
@@ -38,31 +39,6 @@ _DEED_QUESTION = re.compile(
 # Words that may stand between a doer and the verb: "Putin also tasked", "Lavrov has said".
 _BEFORE_VERB = frozenset(
     "also then has had have later again reportedly personally himself herself still first".split()
-)
-# Irregular verbs: present → past ("Putin met", "when did they meet").
-_IRREGULAR = dict(
-    pair.split(":")
-    for pair in """meet:met make:made take:took give:gave go:went see:saw hold:held speak:spoke
-    send:sent put:put set:set lead:led win:won run:ran begin:began bring:brought think:thought
-    become:became come:came leave:left get:got tell:told say:said seek:sought pay:paid
-    keep:kept strike:struck throw:threw draw:drew write:wrote ride:rode fly:flew
-    fight:fought""".split()
-)
-_IRREGULAR_PAST = frozenset(_IRREGULAR.values())
-_PARTY = r"[\w'’-]+(?: (?-i:[A-Z])[\w'’-]+)?"  # "Putin", "Theresa May"
-# "when did Putin and May (first) meet", "where did they meet", "what did X and Y agree on":
-# an event two parties took part in.
-_JOINT_EVENT = re.compile(
-    r"\b(?:when|where|what|how) (?P<aux>did|do|does|will|would|had|have|has) "
-    rf"(?P<one>{_PARTY}) (?:and|&) (?P<two>{_PARTY})(?: (?:\w+ly|first|last|ever|again|finally))* "
-    r"(?P<verb>[a-z]+)\b",
-    re.I,
-)
-# Words a report uses for two parties it has named: "the pair agreed", "the two leaders met".
-_PARTIES = re.compile(
-    r"\b(?:the pair|the (?:two )?(?:leaders|sides|men|women|presidents|ministers|diplomats)|"
-    r"both (?:leaders|sides|men|women|presidents|ministers|countries)|the two)\b",
-    re.I,
 )
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", re.I)
 _SPEECH_VERBS = frozenset(
@@ -113,9 +89,7 @@ class Focus:
     days: frozenset[str]  # weekdays the question names: "on Monday"
     wanted: AnswerType | None
     outcome: bool  # asks how something turned out
-    event: frozenset[str] = frozenset()  # "when did Putin and May meet": meet, met
-    actors: frozenset[str] = frozenset()  # ... and who took part: Putin, May
-    happened: bool = False  # ... asked in the past tense: plans for it don't answer
+    joint: JointEvent | None = None  # "when did Putin and May meet": meet, met; Putin, May
     people: frozenset[str] = frozenset()  # the articles' person names, for "who ...?"
     who: bool = False  # "who ...?": a surname or a role answers ("Putin", "the mayor")
     # sentence → its signals; the reranker and the composer read the same sentences
@@ -132,60 +106,6 @@ def mentions(terms: frozenset[str], names: frozenset[str]) -> bool:
         name in terms or (len(name) >= 5 and any(t.startswith(name[:-1]) for t in terms))
         for name in names
     )
-
-
-def _joint_event(
-    question: str, correct: Callable[[str], str | None]
-) -> tuple[frozenset[str], frozenset[str], bool]:
-    """For "when did X and Y <verb>": the verb's forms, the two parties and whether it asks
-    about the past ("did", "had"), else empty."""
-    m = _JOINT_EVENT.search(question)
-    if m is None or m.group("verb").lower() in STOPWORDS:
-        return frozenset(), frozenset(), False
-    verb = m.group("verb").lower()
-    forms = {normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set())
-    # each party by its last name: "Theresa May" is "May" in most sentences
-    parties = _content(" ".join(words(m.group(p))[-1] for p in ("one", "two")), correct)
-    return frozenset(forms), parties, m.group("aux").lower() in ("did", "had")
-
-
-def with_parties(
-    found: frozenset[str], sentence: str, context: frozenset[str], parties: frozenset[str]
-) -> frozenset[str]:
-    """A sentence's terms with the parties a question names when the sentence speaks of them
-    together ("the pair agreed ...") and its passage names them (`context`: its terms)."""
-    if not parties or not parties <= context or not _PARTIES.search(sentence):
-        return found
-    return found | parties
-
-
-def takes_part(found: frozenset[str], asked: Focus) -> bool:
-    """The sentence (its terms, parties resolved) tells of the asked joint event: the verb and
-    both parties ("Putin and May have agreed", "the pair agreed")."""
-    return bool(asked.event & found) and asked.actors <= found
-
-
-_AGREED_TO = re.compile(
-    r"\b(?:agree|decide|plan|promise|vow|pledge|undertake)[ds]?\s+to\s+(?P<verb>[a-z]+)\b", re.I
-)
-
-
-def agreed_to(sentence: str) -> frozenset[str]:
-    """What the sentence's parties agreed (decided, planned ...) to do, as verb forms:
-    "have agreed to meet" → meet, met; other reports of that ("the pair will meet at the G20")
-    say what came of it."""
-    found: set[str] = set()
-    for m in _AGREED_TO.finditer(sentence):
-        verb = m.group("verb").lower()
-        if verb not in STOPWORDS:
-            found |= {normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set())
-    return frozenset(found)
-
-
-def accounts(sentence: str, found: frozenset[str], asked: Focus) -> bool:
-    """The sentence tells of the asked joint event as it happened, when asked about the past
-    ("when did they meet": not "the pair will meet")."""
-    return takes_part(found, asked) and not (asked.happened and FUTURE.search(sentence))
 
 
 def surname_will_do(question: str) -> bool:
@@ -234,7 +154,7 @@ def acts(sentence: str, doer: frozenset[str]) -> float:
             continue
         following = [w for w in tokens[i + 1 : i + 4] if w.lower() not in _BEFORE_VERB]
         verb = following[0].lower() if following else ""
-        if verb in _IRREGULAR_PAST or (
+        if verb in IRREGULAR_PAST or (
             following and following[0].islower() and len(verb) > 3 and verb.endswith(("ed", "s"))
         ):
             return 1.0
@@ -298,7 +218,6 @@ def focus(
     topic = _content(about.group("topic"), correct) if about else frozenset()
     names = [w for w in words(about.group("topic")) if w[0].isupper()] if about else []
     named = _content(" ".join(names), correct)
-    event, actors, happened = _joint_event(own, correct)
     wanted = expected_type(own)
     if len(parts) == 1 and window and len(window.spans) > 1:  # "in 2016 and in 2019"
         parts = [Part(own, replace(window, spans=(span,))) for span in window.spans]
@@ -314,9 +233,7 @@ def focus(
         days=weekdays(own),
         wanted=wanted,
         outcome=bool(_OUTCOME.search(own)),
-        event=event,
-        actors=actors,
-        happened=happened,
+        joint=joint_event(own, correct),
         people=people() if surname_will_do(own) else frozenset(),
         who=surname_will_do(own),
     )

@@ -14,8 +14,9 @@ from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, published_ordinal
+from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
-from rag.question import Focus, fits_time, focus, signals, takes_part, with_parties
+from rag.question import Focus, fits_time, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.timeline import dated_in, iso_dates, untimed
@@ -139,6 +140,15 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
             if corrected is None:
                 analysis.unknown_entities.append(word)
     return analysis
+
+
+def sentence_terms(
+    text: str, doc_id: str, lexical: LexicalIndex, joint: JointEvent | None
+) -> frozenset[str]:
+    """A sentence's terms as scoring compares them: with the other spellings of its names
+    ("Mei": May) and, for a joint event, its parties where it says "the pair"."""
+    found = lexical.with_variants(frozenset(terms(text)))
+    return joint.resolved(found, text, lexical.named_in(doc_id)) if joint else found
 
 
 def _query_texts(question: str, asked: Focus) -> list[str]:
@@ -281,16 +291,14 @@ class HybridRetriever:
             published = record.metadata.get("published") or None
             # an article from outside a narrow window that dates a sentence inside it
             looks_back = window is not None and window.precise and not window.admits(published, ())
-            named = lexical.named_in(str(record.metadata.get("doc_id", "")))
+            doc_id = str(record.metadata.get("doc_id", ""))
             for sentence in sentences:
-                found = with_parties(
-                    lexical.with_variants(frozenset(terms(sentence))), sentence, named, asked.actors
-                )
+                found = sentence_terms(sentence, doc_id, lexical, asked.joint)
                 overlap = sum(lexical.idf(t) for t in question_terms & found)
                 signal = signals(sentence, asked)
                 value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
                 value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
-                value += EVENT_BONUS * takes_part(found, asked)
+                value += EVENT_BONUS * bool(asked.joint and asked.joint.told_in(found))
                 if looks_back and window is not None:
                     value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)

@@ -105,6 +105,24 @@ _SOUND_CODES = {
 }
 
 
+# Irregular verbs: present → past ("Putin met", "when did they meet").
+_IRREGULAR = dict(
+    pair.split(":")
+    for pair in """meet:met make:made take:took give:gave go:went see:saw hold:held speak:spoke
+    send:sent put:put set:set lead:led win:won run:ran begin:began bring:brought think:thought
+    become:became come:came leave:left get:got tell:told say:said seek:sought pay:paid
+    keep:kept strike:struck throw:threw draw:drew write:wrote ride:rode fly:flew
+    fight:fought""".split()
+)
+IRREGULAR_PAST = frozenset(_IRREGULAR.values())
+
+
+def verb_forms(verb: str) -> frozenset[str]:
+    """A verb's normalised forms, its irregular past included: "meet" → meet, met."""
+    verb = verb.lower()
+    return frozenset({normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set()))
+
+
 def sound_key(word: str) -> str:
     """Soundex: names that sound alike share it ("May" and "Mei", "Zelensky" and "Zelenskyy")."""
     letters = [ch for ch in word.lower() if ch.isalpha()]

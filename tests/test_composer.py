@@ -10,12 +10,17 @@ import pytest
 
 from rag import RagEngine
 from rag.answer_types import AnswerType, expected_type, has_person, has_type, person_names
+from rag.joint import agreed_to, joint_event, telling_clauses
 from rag.lexical import LexicalIndex
 from rag.prompts import TIME_ABSTAIN_OPENING
-from rag.question import accounts, acts, agreed_to, focus, speech, takes_part, with_parties
+from rag.question import acts, focus, speech
 from rag.store import ChunkRecord
 from rag.text import terms
 from tests.test_engine import check_quotes
+
+
+def no_fix(word: str) -> str | None:
+    return None  # no corpus to correct names against
 
 
 @pytest.mark.parametrize(
@@ -71,12 +76,13 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     assert focus("What did May say about relations with China?").named_topic == set()
     did = focus("What did Putin do on the Monday before the talks?")
     assert did.deeds and did.speaker == {"putin"} and did.days == {"monday"}
-    met = focus("when did putin and may actually meet for the first time?")
-    assert met.event == {"meet", "met"} and met.actors == {"putin", "may"}
-    assert not focus("When did Theresa May take office?").event  # one party: no joint event
-    signed = focus("What did Lavrov and Pompeo sign in Sochi?")
-    assert signed.event == {"sign"} and signed.actors == {"lavrov", "pompeo"}
-    assert signed.happened and not focus("Where will Trump and Putin meet?").happened
+    met = joint_event("when did putin and may actually meet for the first time?", no_fix)
+    assert met and met.verbs == {"meet", "met"} and met.parties == {"putin", "may"}
+    assert focus("When did Theresa May take office?").joint is None  # one party: no joint event
+    signed = joint_event("What did Lavrov and Pompeo sign in Sochi?", no_fix)
+    assert signed and signed.verbs == {"sign"} and signed.parties == {"lavrov", "pompeo"}
+    assert signed.past and not focus("Where will Trump and Putin meet?").joint.past  # type: ignore[union-attr]
+    assert focus("What did Putin and Theresa May agree?").joint.parties == {"putin", "may"}  # type: ignore[union-attr]
     assert focus("What did the Kremlin spokesman say?").speaker == {"spokesman"}
     assert focus("What did Yuri Ushakov say?").speaker == {"yuri", "ushakov"}
     assert focus("What did May stress about Syria?").speaker == {"may"}
@@ -84,16 +90,26 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
 
 
 def test_the_pair_stands_for_both_parties_when_the_article_names_them() -> None:
-    asked = focus("What did Lavrov and Pompeo agree on?")
+    agreed = joint_event("What did Lavrov and Pompeo agree on?", no_fix)
+    assert agreed is not None
     named = frozenset({"lavrov", "pompeo", "sochi"})
     said = "The two ministers agreed to resume talks."
-    found = with_parties(frozenset(terms(said)), said, named, asked.actors)
-    assert takes_part(found, asked)
-    elsewhere = with_parties(frozenset(terms(said)), said, frozenset({"lavrov"}), asked.actors)
-    assert not takes_part(elsewhere, asked)  # the article never names Pompeo
+    assert agreed.told_in(agreed.resolved(frozenset(terms(said)), said, named))
+    elsewhere = agreed.resolved(frozenset(terms(said)), said, frozenset({"lavrov"}))
+    assert not agreed.told_in(elsewhere)  # the article never names Pompeo
     plan = "The pair will meet in Osaka."
-    met = focus("When did Lavrov and Pompeo meet?")
-    assert not accounts(plan, with_parties(frozenset(terms(plan)), plan, named, met.actors), met)
+    met = joint_event("When did Lavrov and Pompeo meet?", no_fix)
+    assert met is not None and met.told_in(met.resolved(frozenset(terms(plan)), plan, named))
+    assert not met.happened_in(plan, met.resolved(frozenset(terms(plan)), plan, named))
+
+
+def test_a_long_sentence_is_cut_to_the_clauses_that_tell() -> None:
+    said = "At the talks with Lavrov, held in Sochi, Pompeo raised Iran and arms control."
+    span = telling_clauses(said, lambda part: "talks" in part and "Sochi" in part)
+    assert span is not None and said[span[0] : span[1]] == "At the talks with Lavrov, held in Sochi"
+    assert telling_clauses(said, lambda part: "Iran" in part and "talks" in part) is None  # all
+    late = "Pompeo saw Putin last July, when Trump met him in Helsinki."
+    assert telling_clauses(late, lambda part: "Helsinki" in part) is None  # not "when Trump ..."
 
 
 def test_a_name_is_a_person_where_the_articles_title_it() -> None:

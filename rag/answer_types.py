@@ -62,6 +62,7 @@ class AnswerType(Enum):
     NAME = "name"
     PLACE = "place"
     REASON = "reason"
+    ISSUES = "issues"  # "what issues were discussed": the things a sentence lists
 
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
@@ -116,6 +117,15 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ),
     (AnswerType.PLACE, re.compile(r"^\s*where\b|\bwhere (?:did|was|were|is|will|do)\b", re.I)),
     (AnswerType.REASON, re.compile(r"^\s*why\b|\bwhat (?:was|is) the reason\b", re.I)),
+    (
+        AnswerType.ISSUES,
+        re.compile(
+            r"\b(?:what|which)(?: \w+)? (?:issues|topics|subjects|problems|matters|questions|"
+            r"disagreements|differences|crises|conflicts|areas)\b"
+            r"|\bwhat (?:was|were|did they|did the \w+) (?:discuss|discussed|on the table)\b",
+            re.I,
+        ),
+    ),
 ]
 
 _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
@@ -149,6 +159,11 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
         r"\b(?:initiative|idea|propos(?:al|ed|es)|suggest(?:ion|ed|s)|request(?:ed)?|invit(?:ation|ed)|"
         r"behest|instigation|initiated|brainchild)\b",
         re.I,
+    ),
+    # A list of names: "Iran, Ukraine and Venezuela", "the Venezuela and Iran crises".
+    AnswerType.ISSUES: re.compile(
+        r"\b[A-Z][\w-]+(?:,\s+(?:the\s+)?[A-Z][\w-]+)+,?\s+(?:and|or)\s+(?:the\s+)?[A-Z][\w-]+"
+        r"|\b[A-Z][\w-]+\s+and\s+[A-Z][\w-]+\s+(?:crises|issues|conflicts|disputes|questions)\b"
     ),
     AnswerType.REASON: re.compile(
         r"\b(?:because|since|due to|owing to|in order to|so as to|so that|as a result|"

@@ -546,9 +546,15 @@ def with_dates(sentence: str, published: str | None) -> str:
             and not sentence[m.end() : following[0].start()].strip(" ,")
         ):
             continue  # "on Tuesday, 14 May": one date, said twice
-        pieces += [sentence[last : m.end()], f" [{span.label}]"]
-        last = m.end()
+        end = m.end()
+        possessive = _POSSESSIVE.match(sentence, end)
+        end = possessive.end() if possessive else end  # "Tuesday’s [14 May 2019] meeting"
+        pieces += [sentence[last:end], f" [{span.label}]"]
+        last = end
     return "".join(pieces) + sentence[last:]
+
+
+_POSSESSIVE = re.compile(r"['’]s\b")
 
 
 def day_label(published: str | None) -> str | None:

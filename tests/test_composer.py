@@ -38,6 +38,8 @@ def no_fix(word: str) -> str | None:
         ("Where did they meet?", AnswerType.PLACE),
         ("Why did he cancel?", AnswerType.REASON),
         ("On what date did she take office?", AnswerType.DATE),
+        ("What issues were on the table at the talks?", AnswerType.ISSUES),
+        ("What was discussed at the meeting?", AnswerType.ISSUES),
     ],
 )
 def test_questions_name_the_kind_of_answer_they_want(question: str, kind: AnswerType) -> None:
@@ -59,6 +61,9 @@ def test_sentences_hold_the_kind_of_answer_or_not() -> None:
     assert has_type("Talks are over, reports The Guardian.", AnswerType.MEDIUM, "Which paper?")
     assert has_type("He told RT on Monday.", AnswerType.MEDIUM, "Which channel?")
     assert not has_type("He told Putin on Monday.", AnswerType.MEDIUM, "Which channel did he tell?")
+    assert has_type("Iran, Syria and Ukraine came up.", AnswerType.ISSUES, "What issues?")
+    assert has_type("Amid the Venezuela and Iran crises.", AnswerType.ISSUES, "What issues?")
+    assert not has_type("Moscow and Washington agreed.", AnswerType.ISSUES, "What issues?")
     assert has_type("It was held at Britain's initiative.", AnswerType.ORIGIN, "Whose idea?")
     assert not has_type("It was held in Britain.", AnswerType.ORIGIN, "Whose idea was it?")
 

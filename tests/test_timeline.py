@@ -97,6 +97,13 @@ def test_article_dates_are_resolved_against_the_publication_date(
     assert [span.iso for span in dates_in(sentence, published)] == expected
 
 
+def test_a_date_follows_the_possessive_it_is_part_of() -> None:
+    said = "Iran was also discussed at Tuesday’s meeting."
+    assert with_dates(said, "2019-05-15") == (
+        "Iran was also discussed at Tuesday’s [14 May 2019] meeting."
+    )
+
+
 def test_relative_dates_are_spelled_out_once() -> None:
     assert with_dates("Last month, he spoke.", "2016-08-09") == "Last month [July 2016], he spoke."
     said = with_dates("They said on Tuesday, 14 May, that ties could improve.", "2019-05-14")

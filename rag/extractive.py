@@ -272,7 +272,7 @@ class ExtractiveComposer:
                     terms=sentence_terms(text, passage.doc_id, lexical, asked.joint),
                     semantic=float(similarity),
                     related=float(relatedness),
-                    typed=signal.typed,
+                    typed=signal.holds_answer(float(similarity)),
                     spoke=spoke,
                 )
             )

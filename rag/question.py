@@ -12,7 +12,7 @@ from rag.answer_types import AnswerType, expected_type, has_type
 from rag.conversation import split_context
 from rag.events import Anchor, anchor_in, anchored
 from rag.joint import JointEvent, joint_event
-from rag.text import IRREGULAR_PAST, STOPWORDS, normalise, words
+from rag.text import IRREGULAR_PAST, STOPWORDS, normalise, terms, verb_forms, words
 from rag.timeline import Span, Window, dates_in, question_window
 
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
@@ -92,6 +92,7 @@ class Focus:
     joint: JointEvent | None = None  # "when did Putin and May meet": meet, met; Putin, May
     people: frozenset[str] = frozenset()  # the articles' person names, for "who ...?"
     who: bool = False  # "who ...?": a surname or a role answers ("Putin", "the mayor")
+    who_did: frozenset[str] = frozenset()  # "who greeted him?": greet, the verb the answer has
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -106,6 +107,22 @@ def mentions(terms: frozenset[str], names: frozenset[str]) -> bool:
         name in terms or (len(name) >= 5 and any(t.startswith(name[:-1]) for t in terms))
         for name in names
     )
+
+
+_WHO_DID = re.compile(
+    r"^\W*(?:who|whom) (?:(?:did|does|do|had|has|will|would) [\w'’-]+ )?(?P<verb>[a-z]+)\b", re.I
+)
+_NO_DEED = frozenset("is was are were be been being become became".split())
+
+
+def _who_did(question: str) -> frozenset[str]:
+    """The verb of "who greeted Pompeo?" or "who did Trump meet?": the person the answer names
+    must be said to have done it, not merely be near the topic."""
+    m = _WHO_DID.match(question)
+    verb = m.group("verb").lower() if m else ""
+    if not verb or verb in STOPWORDS or verb in _NO_DEED:
+        return frozenset()
+    return verb_forms(verb)
 
 
 def surname_will_do(question: str) -> bool:
@@ -174,6 +191,16 @@ def weekdays(text: str) -> frozenset[str]:
 class Signals:
     typed: bool  # holds the kind of answer asked for
     speech: float  # the asked person's words (`speech`) or deeds (`acts`)
+    did: bool = True  # for "who greeted him?": says someone greeted (see `holds_answer`)
+
+    def holds_answer(self, similarity: float) -> bool:
+        """Holds the kind of answer asked for: for "who greeted him?", a person said to have
+        greeted, or one in a sentence that restates the question in other words ("was
+        welcomed by the mayor"; similarity to the question of `PARAPHRASE` or more)."""
+        return self.typed and (self.did or similarity >= PARAPHRASE)
+
+
+PARAPHRASE = 0.75  # cosine of all-MiniLM-L6-v2 at which a sentence restates the question
 
 
 def signals(sentence: str, asked: Focus) -> Signals:
@@ -182,8 +209,11 @@ def signals(sentence: str, asked: Focus) -> Signals:
     typed = asked.wanted is not None and has_type(
         sentence, asked.wanted, asked.own, asked.people, roles=asked.who
     )
+    did = not asked.who_did or bool(asked.who_did & frozenset(terms(sentence)))
     person = acts if asked.deeds else speech
-    found = asked.seen[sentence] = Signals(typed=typed, speech=person(sentence, asked.speaker))
+    found = asked.seen[sentence] = Signals(
+        typed=typed, speech=person(sentence, asked.speaker), did=did
+    )
     return found
 
 
@@ -236,4 +266,5 @@ def focus(
         joint=joint_event(own, correct),
         people=people() if surname_will_do(own) else frozenset(),
         who=surname_will_do(own),
+        who_did=_who_did(own),
     )

@@ -296,8 +296,10 @@ class HybridRetriever:
                 found = sentence_terms(sentence, doc_id, lexical, asked.joint)
                 overlap = sum(lexical.idf(t) for t in question_terms & found)
                 signal = signals(sentence, asked)
-                value = 0.5 * float(vectors[row] @ vector) + 0.5 * overlap / total
-                value += TYPE_BONUS * signal.typed + SPEAKER_BONUS * (signal.speech == 1)
+                similarity = float(vectors[row] @ vector)
+                value = 0.5 * similarity + 0.5 * overlap / total
+                value += TYPE_BONUS * signal.holds_answer(similarity)
+                value += SPEAKER_BONUS * (signal.speech == 1)
                 value += EVENT_BONUS * bool(asked.joint and asked.joint.told_in(found))
                 if looks_back and window is not None:
                     value += DATE_BONUS * dated_in(window, sentence, published)

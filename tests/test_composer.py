@@ -92,6 +92,9 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     assert focus("What did Yuri Ushakov say?").speaker == {"yuri", "ushakov"}
     assert focus("What did May stress about Syria?").speaker == {"may"}
     assert focus("What did May say about Russia the week before?").topic == {"russia"}
+    assert focus("Who led the delegation?").who_did == {"led"}
+    assert focus("Who did Trump meet in Helsinki?").who_did == {"meet", "met"}
+    assert focus("Who is Russia's foreign minister?").who_did == set()
 
 
 def test_the_pair_stands_for_both_parties_when_the_article_names_them() -> None:
@@ -258,6 +261,7 @@ def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: s
         "At whose initiative did Pompeo visit Sochi?",
         "What did the Pope say about football?",  # the Pope is not a misspelt Pompeo
         "What was the name of the mayor who met Pompeo?",  # a role is no name
+        "Who led the British delegation to Arkhangelsk?",  # May is near, but leads nothing
     ],
 )
 def test_near_topic_questions_the_articles_cannot_answer_abstain(

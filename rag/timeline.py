@@ -51,6 +51,9 @@ def _grammar(month: str) -> str:
   | (?P<rel>(?:(?P<r_side>earlier|later)\s+)?(?P<r_which>last|next|this|past)\s+
         (?P<r_unit>week|month|year)\b)
   | (?P<near>\b(?:yesterday|today|tomorrow)\b)
+  | (?P<ago>\b(?P<ago_n>\d{{1,2}}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|
+        twelve)\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b)
+  | (?P<iso>\b(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)-(?P<iso_d>[0-3]\d)\b)
   | (?P<wd>\b(?P<wd_name>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)
   | (?P<bm>\b(?P<bm_lead>{_LEAD})[\s-]+(?P<bm_month>{month})\b(?!['’]s)(?!,?\s+\d)
         (?:\s+(?P<bm_rel>last|next|this)\s+year\b)?)
@@ -111,6 +114,8 @@ class Span:
             return f"before {_day_label(end + dt.timedelta(days=1))}"
         if end == dt.date.max:
             return f"since {_day_label(start)}"
+        if start == end:
+            return _day_label(start)
         if start.year == end.year and start.month == end.month:
             return f"{start.day}–{end.day} {start:%B %Y}"
         if start.year == end.year:
@@ -387,6 +392,29 @@ def _weekday(name: str, base: dt.date) -> Span:
     return Span(day, day, "day")
 
 
+_COUNTS = {
+    w: i
+    for i, w in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve".split(), 1
+    )
+} | {"a": 1, "an": 1}
+
+
+def _ago(count: str, unit: str, base: dt.date) -> Span:
+    """'two years ago' in an article of May 2019: 2017; 'three weeks ago': that week."""
+    n = int(count) if count.isdigit() else _COUNTS[count]
+    if unit == "year":
+        return _year(base.year - n)
+    if unit == "month":
+        months = base.year * 12 + base.month - 1 - n
+        return _month(months // 12, months % 12 + 1)
+    day = base - dt.timedelta(days=n * (7 if unit == "week" else 1))
+    if unit == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        return Span(start, start + dt.timedelta(days=6), "week")
+    return Span(day, day, "day")
+
+
 def _near(word: str, base: dt.date) -> Span:
     day = _parse(word, base) or base
     return Span(day, day, "day")
@@ -417,6 +445,12 @@ def _span(
         return _month_span(m, int(m.group("my_year")), _month_number(m.group("my_month")))
     if m.group("yr"):
         return _year(int(m.group("yr_year")))
+    if m.group("iso"):
+        try:
+            day = dt.date(int(m.group("iso_y")), int(m.group("iso_m")), int(m.group("iso_d")))
+        except ValueError:
+            return None  # "2016-02-30"
+        return Span(day, day, "day")
     if m.group("season"):
         return _season(m, base)
     if m.group("bm"):
@@ -437,6 +471,8 @@ def _span(
         return _relative(m, base)
     if m.group("near"):
         return _near(m.group("near").lower(), base)
+    if m.group("ago"):
+        return _ago(m.group("ago_n").lower(), m.group("ago_unit").lower(), base)
     if m.group("wd"):
         return _weekday(m.group("wd_name"), base)
     return None
@@ -477,10 +513,16 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
             m.group("rel")
             or m.group("lm")
             or m.group("near")
+            or m.group("ago")
+            or m.group("bm_rel")
             or (m.group("season") and not m.group("s_year"))
         ):
             certain = False
-        if hint is None and (m.group("bm") or m.group("dm") or m.group("md")):
+        if (
+            hint is None
+            and not m.group("bm_rel")
+            and (m.group("bm") or m.group("dm") or m.group("md"))
+        ):
             if (asked := Yearless.of(m)) is not None:
                 yearless.append(asked)
             continue
@@ -500,7 +542,7 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
 
 
 def _years_of(m: re.Match[str]) -> list[str]:
-    names = ("dm_year", "md_year", "my_year", "s_year", "yr_year")
+    names = ("dm_year", "md_year", "my_year", "s_year", "yr_year", "iso_y")
     return [m.group(name) for name in names if m.group(name)]
 
 

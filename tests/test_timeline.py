@@ -41,6 +41,10 @@ def window_of(question: str) -> list[str] | None:
         ("What happened on 4 September?", ["4 September"]),
         ("What did Lavrov say in July?", ["July"]),
         ("How did the story change between 2016 and 2019?", ["2016", "2019"]),
+        ("What happened on 2016-09-04?", ["2016-09-04"]),
+        ("What happened two years ago?", ["2024"]),
+        ("What did he say three weeks ago?", ["2026-10-26/2026-11-01"]),
+        ("What happened in September last year?", ["2025-09"]),
     ],
 )
 def test_time_expressions_in_questions_become_a_window(question: str, expected: list[str]) -> None:
@@ -68,6 +72,10 @@ def test_a_window_given_as_a_date_is_certain_a_relative_one_is_not() -> None:
     assert question_window("What happened in July 2016?", TODAY).certain  # type: ignore[union-attr]
     assert not question_window("What happened last month?", TODAY).certain  # type: ignore[union-attr]
     assert not question_window("What happened before 2019?", TODAY).certain  # type: ignore[union-attr]
+    assert not question_window("What happened two years ago?", TODAY).certain  # type: ignore[union-attr]
+    assert question_window("What happened earlier this month?", TODAY).label == (  # type: ignore[union-attr]
+        "1–22 November 2026"
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,6 +97,10 @@ def test_a_window_given_as_a_date_is_certain_a_relative_one_is_not() -> None:
         ("No date here.", "2016-08-09", []),
         ("Last month he spoke.", None, []),  # relative, and nothing to count from
         ("In 2011 the war began.", None, ["2011"]),
+        ("Two years ago, Putin met Cameron.", "2016-08-09", ["2014"]),
+        ("A month ago the talks collapsed.", "2019-05-14", ["2019-04"]),
+        ("The 2016-09-04 meeting was short.", None, ["2016-09-04"]),
+        ("Nothing on 2016-02-30.", None, []),
     ],
 )
 def test_article_dates_are_resolved_against_the_publication_date(

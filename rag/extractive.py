@@ -46,6 +46,8 @@ _CONTINUES = re.compile(
 
 
 _PERSONAL_PRONOUN = re.compile(r"^\W*(?:he|she)\b", re.I)
+# "“I am here today ...,” he said.": who he is, the sentence before says
+_QUOTED_PRONOUN = re.compile(r"[”\"]\W*(?:he|she)\s+(?:said|says|added|told|stressed)\b", re.I)
 
 
 def _previous_sentence(text: str, start: int) -> str:
@@ -94,6 +96,13 @@ def fits(candidate: Candidate, window: Window | None) -> bool:
     ):
         return True
     return _dated_by_previous(candidate, window)
+
+
+def _timely(candidate: Candidate, window: Window | None) -> bool:
+    """A neighbour may join an answer about a time if it fits the time or names none ("In
+    July 2016, ..." does not follow a sentence about September 2016)."""
+    text, published = candidate.sentence.text, candidate.passage.published
+    return window is None or fits(candidate, window) or not dates_in(text, published)
 
 
 def _dated_by_previous(candidate: Candidate, window: Window | None) -> bool:
@@ -187,6 +196,7 @@ class ExtractiveComposer:
         semantic_weight: float = 0.5,
         type_bonus: float = 0.15,
         speaker_bonus: float = 0.1,
+        date_bonus: float = 0.15,
     ) -> None:
         self.embedder = embedder
         self.max_sentences = max_sentences
@@ -207,6 +217,7 @@ class ExtractiveComposer:
         self.semantic_weight = semantic_weight
         self.type_bonus = type_bonus
         self.speaker_bonus = speaker_bonus
+        self.date_bonus = date_bonus  # a sentence that names a time in a window under a year
 
     # -- scoring ---------------------------------------------------------------------------
     def _term_weights(
@@ -277,13 +288,24 @@ class ExtractiveComposer:
                 )
             )
         own = analyse(asked.own, lexical).terms
-        weights = self._term_weights(retrieval, own, asked.topic, found, lexical)
+        # "what happened on 13 May 2019?": no wording to match, only the time
+        weights = (
+            {}
+            if asked.only_time
+            else self._term_weights(retrieval, own, asked.topic, found, lexical)
+        )
+        window = asked.window if asked.window is not None and asked.window.precise else None
+
+        def dated(c: Candidate) -> bool:  # "on 13 May 2019": it says so itself
+            return window is not None and dated_in(window, c.sentence.text, c.passage.published)
+
         for c in found:
             c.score = (
                 self.semantic_weight * c.semantic
                 + (1 - self.semantic_weight) * self._coverage(c.terms, weights)
                 + self.type_bonus * c.typed
                 + self.speaker_bonus * c.spoke
+                + self.date_bonus * dated(c)
             )
         found.sort(key=lambda c: -c.score)
         return found
@@ -295,9 +317,9 @@ class ExtractiveComposer:
         """The sentences the answer starts with, or none when the evidence can't answer: they
         must hold the kind of answer asked for and, for "what did X say", prefer X's words.
         `reported`: some candidate, of any time, tells of the asked joint event."""
-        if not pool or pool[0].score < self.min_score:
+        if not pool or (pool[0].score < self.min_score and not asked.only_time):
             return []
-        if max(c.related for c in pool) < self.min_similarity:
+        if max(c.related for c in pool) < self.min_similarity and not asked.only_time:
             return []  # the evidence shares words with the question but is about else
         if asked.joint:
             # "when did Putin and May meet": the sentences where both take part in that event
@@ -336,7 +358,14 @@ class ExtractiveComposer:
         ]
         first = (spoken or eligible)[0]
         if asked.outcome and FUTURE.search(first.sentence.text):
-            return []  # asked how something went; the articles were written before it happened
+            # asked how something went: what was written before it happened does not say; a
+            # report of what did happen, nearly as close, does ("what happened in September?")
+            done = [
+                c
+                for c in spoken or eligible
+                if not FUTURE.search(c.sentence.text) and c.score >= self.gain_ratio * first.score
+            ]
+            return done[:1]
         return [first]
 
     def _speaks_on(self, c: Candidate, fitting: list[Candidate], asked: Focus) -> bool:
@@ -430,7 +459,9 @@ class ExtractiveComposer:
             leaning = after if after is not None and _CONTINUES.match(after.sentence.text) else None
             # ... and one that opens with "He" comes after the sentence that says who he is,
             # one that has the asked time from the sentence before after that sentence.
-            leads = _PERSONAL_PRONOUN.match(c.sentence.text) or (
+            leads = (
+                _PERSONAL_PRONOUN.match(c.sentence.text) or _QUOTED_PRONOUN.search(c.sentence.text)
+            ) or (
                 not fits_time(window, c.passage.published, c.sentence.text)
                 and _dated_by_previous(c, window)
             )
@@ -460,7 +491,10 @@ class ExtractiveComposer:
         adjacent = [
             c
             for c in following
-            if c is not None and c not in chosen and c.score >= self.adjacent_ratio * first.score
+            if c is not None
+            and c not in chosen
+            and c.score >= self.adjacent_ratio * first.score
+            and _timely(c, asked.window)
         ]
         if asked.wanted in _SETTINGS and _happened(first, asked):
             adjacent, pool = [], []  # "when did they meet": its time and place, nothing else

@@ -13,7 +13,7 @@ from rag.conversation import split_context
 from rag.events import Anchor, anchor_in, anchored
 from rag.joint import JointEvent, joint_event
 from rag.text import IRREGULAR_PAST, STOPWORDS, normalise, terms, verb_forms, words
-from rag.timeline import Span, Window, dates_in, question_window
+from rag.timeline import Span, Window, dates_in, question_window, untimed
 
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
 _PART_SPLIT = re.compile(
@@ -93,6 +93,7 @@ class Focus:
     people: frozenset[str] = frozenset()  # the articles' person names, for "who ...?"
     who: bool = False  # "who ...?": a surname or a role answers ("Putin", "the mayor")
     who_did: frozenset[str] = frozenset()  # "who greeted him?": greet, the verb the answer has
+    only_time: bool = False  # "what happened on 13 May 2019?": nothing to match but the time
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -113,6 +114,14 @@ _WHO_DID = re.compile(
     r"^\W*(?:who|whom) (?:(?:did|does|do|had|has|will|would) [\w'’-]+ )?(?P<verb>[a-z]+)\b", re.I
 )
 _NO_DEED = frozenset("is was are were be been being become became".split())
+
+
+# "What happened", "what took place", "what was the news": words that ask for anything.
+_HAPPENING = frozenset(
+    normalise(w)
+    for w in "happen happened occur occurred take took place "
+    "go went on news event events report reported".split()
+)
 
 
 def _who_did(question: str) -> frozenset[str]:
@@ -267,4 +276,5 @@ def focus(
         people=people() if surname_will_do(own) else frozenset(),
         who=surname_will_do(own),
         who_did=_who_did(own),
+        only_time=window is not None and not (_content(untimed(own), correct) - _HAPPENING),
     )

@@ -8,6 +8,7 @@ import pytest
 
 from rag import RagEngine
 from rag.prompts import TIME_ABSTAIN_OPENING
+from rag.question import focus
 from rag.timeline import Span, dates_in, question_window, with_dates
 from tests.conftest import HEADLINE
 
@@ -193,3 +194,28 @@ def test_a_quotation_attributed_after_the_fact_has_the_time_of_the_sentence_befo
     assert not answer.abstained
     assert "Saturday [11 May 2019]" in answer.text  # the sentence that dates the quotation
     assert "slays dissidents" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("What happened on Monday 13 May 2019?", "[13 May 2019]"),
+        ("What happened on 9 August 2016?", "[9 August 2016]"),
+        ("What happened in 2018?", "[2018]"),
+        ("What happened in September 2016?", "4 September"),
+    ],
+)
+def test_a_question_with_nothing_but_a_time_gets_what_the_articles_date_then(
+    engine: RagEngine, question: str, said: str
+) -> None:
+    assert focus(question).only_time
+    answer = engine.ask(question)
+    assert not answer.abstained and said in answer.text
+    assert "In July 2016" not in answer.text  # a neighbour from another month stays out
+
+
+def test_a_quotation_by_he_comes_after_the_sentence_that_names_him(engine: RagEngine) -> None:
+    answer = engine.ask("What happened on 14 May 2019?")
+    quotes = [c.quote for c in answer.citations]
+    said = next(i for i, q in enumerate(quotes) if q.endswith("he said."))
+    assert said > 0 and "Pompeo" in quotes[said - 1]

@@ -294,7 +294,11 @@ class ExtractiveComposer:
             if asked.only_time
             else self._term_weights(retrieval, own, asked.topic, found, lexical)
         )
-        window = asked.window if asked.window is not None and asked.window.precise else None
+        # a window given as a date under a year ("on 13 May 2019"; not one read from an event,
+        # whose date the sentences about the event name whatever they answer)
+        window = (
+            asked.window if asked.window and asked.window.precise and asked.window.certain else None
+        )
 
         def dated(c: Candidate) -> bool:  # "on 13 May 2019": it says so itself
             return window is not None and dated_in(window, c.sentence.text, c.passage.published)

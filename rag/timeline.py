@@ -220,11 +220,21 @@ class Window:
         )
 
     def admits(self, published: str | None, spans: Iterable[Span]) -> bool:
-        """Text fits the window if its article came out in it or the text names a time in it."""
-        day = parse_published(published)
-        if day and self.holds(Span(day, day)):
+        """Text fits the window if it names a time in it, or if its article came out in it and
+        the text does not date itself to an earlier month or day ("In July 2016, ..." in an
+        article of September 2016 is background, not September's news; "the 2006 poisoning"
+        and "next month" are news of September)."""
+        spans = tuple(spans)
+        if any(self.holds(span) for span in spans):
             return True
-        return any(self.holds(span) for span in spans)
+        day = parse_published(published)
+        if day is None or not self.holds(Span(day, day)):
+            return False
+        opens = min((s.start for s in self.spans), default=dt.date.min)
+        return not any(s.end - s.start <= _A_MONTH and s.end < opens for s in spans)
+
+
+_A_MONTH = dt.timedelta(days=31)
 
 
 def _day_label(day: dt.date) -> str:

@@ -38,7 +38,7 @@ ABSTENTION = Composition(text=ABSTAIN_PHRASE, abstained=True)
 def time_scoped_abstention(window: Window, closest: Passage) -> Composition:
     """'The articles have nothing from July 2016 on that; the closest coverage is from …'"""
     when = day_label(closest.published) or "an undated article"
-    return Composition(text=TIME_ABSTAIN.format(window=window.label, closest=when), abstained=True)
+    return Composition(text=TIME_ABSTAIN.format(window=window.period, closest=when), abstained=True)
 
 
 @dataclass(frozen=True)

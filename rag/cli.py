@@ -73,7 +73,7 @@ def show_answer(answer: Any) -> None:
     if answer.abstained:
         if answer.passages:
             out.print("\n[dim]Closest coverage:[/dim]")
-            for passage in answer.passages[:3]:
+            for passage in answer.closest():
                 out.print(
                     f"  [dim]- {escape(passage.title)} ({passage.published or 'undated'})[/dim]"
                 )

@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Composition, LLMComposer, finish_llm_text
+from rag.answer import (
+    ABSTENTION,
+    Composition,
+    LLMComposer,
+    finish_llm_text,
+    time_scoped_abstention,
+)
 from rag.config import Settings
 from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
 from rag.corpus import scan
@@ -240,8 +246,23 @@ class RagEngine:
         started = time.perf_counter()
         question = self._question(question)
         retrieval = self._retrieve(question, k, after, before)
+        if not retrieval.passages and (after or before):
+            return self._outside_dates(question, k, after, before, started)
         retrieved = time.perf_counter()
         return self._answer(question, retrieval, self._compose(retrieval), started, retrieved)
+
+    def _outside_dates(
+        self, question: str, k: int | None, after: DateLike, before: DateLike, started: float
+    ) -> Answer:
+        """No article of the asked publication dates: say so, and where the closest coverage
+        is from, rather than "The articles don't say" (a filter never empties silently)."""
+        wider = self._retrieve(question, k, None, None)
+        retrieved = time.perf_counter()
+        dates = DateRange(_date(after, "after"), _date(before, "before"))
+        if not wider.passages:
+            return self._answer(question, wider, ABSTENTION, started, retrieved)
+        outside = time_scoped_abstention(dates.window(), wider.passages[0])
+        return self._answer(question, wider, outside, started, retrieved)
 
     def _compose(self, retrieval: Retrieval) -> Composition:
         composer = self._composer()
@@ -270,6 +291,9 @@ class RagEngine:
         started = time.perf_counter()
         question = self._question(question)
         retrieval = self._retrieve(question, k, after, before)
+        if not retrieval.passages and (after or before):
+            outside = self._outside_dates(question, k, after, before, started)
+            return AnswerStream(iter([outside.text]), lambda _text: outside)
         retrieved = time.perf_counter()
 
         def finish(text: str) -> Answer:

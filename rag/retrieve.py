@@ -19,7 +19,7 @@ from rag.lexical import LexicalIndex
 from rag.question import Focus, fits_time, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
-from rag.timeline import dated_in, iso_dates, untimed
+from rag.timeline import Span, Window, dated_in, iso_dates, untimed
 from rag.types import Passage
 
 RRF_K = 60
@@ -74,6 +74,10 @@ class DateRange:
             return None
         low, high = self.bounds()
         return {"$and": [{"published_ord": {"$gte": low}}, {"published_ord": {"$lte": high}}]}
+
+    def window(self) -> Window:
+        """The range as a window, for saying what it excludes ("since 1 January 2020")."""
+        return Window((Span(self.after or dt.date.min, self.before or dt.date.max, "range"),), True)
 
     def admits(self, metadata: dict[str, Any]) -> bool:
         low, high = self.bounds()

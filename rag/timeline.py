@@ -116,6 +116,10 @@ class Span:
             return f"since {_day_label(start)}"
         if start == end:
             return _day_label(start)
+        if start == dt.date(start.year, 1, 1) and end == dt.date(start.year, 12, 31):
+            return str(start.year)  # a whole year given as dates: --after/--before
+        if start.day == 1 and end == _month_end(start.year, start.month):
+            return f"{start:%B %Y}"
         if start.year == end.year and start.month == end.month:
             return f"{start.day}–{end.day} {start:%B %Y}"
         if start.year == end.year:
@@ -123,6 +127,13 @@ class Span:
                 return f"{start:%B}–{end:%B %Y}"
             return f"{start.day} {start:%B} – {end.day} {end:%B %Y}"
         return f"{start.day} {start:%B %Y} – {end.day} {end:%B %Y}"
+
+    @property
+    def period(self) -> str:
+        """The label after "from": "from 1 January 2020 onwards", not "from since ..."."""
+        if self.end == dt.date.max and self.start != dt.date.min:
+            return f"{_day_label(self.start)} onwards"
+        return self.label
 
     @classmethod
     def from_iso(cls, text: str) -> Span:
@@ -193,6 +204,11 @@ class Window:
     @property
     def label(self) -> str:
         return " and ".join([s.label for s in self.spans] + [y.label for y in self.yearless])
+
+    @property
+    def period(self) -> str:
+        """The label as it reads after "nothing from"."""
+        return " and ".join([s.period for s in self.spans] + [y.label for y in self.yearless])
 
     @property
     def precise(self) -> bool:

@@ -58,6 +58,14 @@ class Answer(BaseModel):
         """The JSON object of the design contract (`answer` key for the text)."""
         return self.model_dump(by_alias=True)
 
+    def closest(self, n: int = 3) -> list[Passage]:
+        """The best passage of each of the first `n` articles retrieved: the related coverage
+        of an abstention, one article once."""
+        found: dict[str, Passage] = {}
+        for passage in self.passages:
+            found.setdefault(passage.doc_id, passage)
+        return list(found.values())[:n]
+
 
 class SkippedFile(BaseModel):
     path: str

@@ -99,6 +99,19 @@ def test_date_filters_limit_the_publication_window(engine: RagEngine) -> None:
         engine.retrieve("Putin", after="2020-01-01", before="2019-01-01")
 
 
+def test_a_date_filter_that_leaves_nothing_says_so(engine: RagEngine) -> None:
+    answer = engine.ask("What did Pompeo say?", after="2020-01-01")
+    assert answer.abstained and not answer.citations
+    assert answer.text == (
+        "The articles have nothing from 1 January 2020 onwards on that; "
+        "the closest coverage is from 15 May 2019."
+    )
+    assert [p.doc_id[:3] for p in answer.closest()] == ["004", "003"]  # each article once
+    streamed = engine.stream("What did Pompeo say?", after="2017-01-01", before="2017-12-31")
+    assert "".join(streamed).startswith("The articles have nothing from 2017 on that")
+    assert streamed.answer is not None and streamed.answer.abstained
+
+
 def test_streaming_gives_the_same_answer(engine: RagEngine) -> None:
     stream = engine.stream(HEADLINE)
     text = "".join(stream)

@@ -250,7 +250,7 @@ def _ingest_summary(report: IngestReport) -> str:
 def show_answer(answer: Answer, turn: int) -> None:
     st.html(render.answer_html(answer, turn))
     if answer.abstained:
-        related = answer.passages[:3]
+        related = answer.closest()
         if related:
             st.caption("Related coverage — the closest passages, which do not answer it:")
             for passage in related:

@@ -148,11 +148,17 @@ class LLMComposer:
         self.mode = f"openai:{client.model}"
 
     @staticmethod
-    def messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
+    def messages(
+        question: str, passages: list[Passage], window: Window | None = None
+    ) -> list[dict[str, str]]:
         return [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": user_prompt(question, passages)},
+            {"role": "user", "content": user_prompt(question, passages, window)},
         ]
+
+    def _messages(self, retrieval: Retrieval) -> list[dict[str, str]]:
+        analysis = retrieval.analysis
+        return self.messages(analysis.question, retrieval.passages, analysis.focus.window)
 
     def compose(self, retrieval: Retrieval) -> Composition:
         if not retrieval.passages:
@@ -160,7 +166,7 @@ class LLMComposer:
         outside = outside_window(retrieval)
         if outside:
             return outside
-        text = self.client.complete(self.messages(retrieval.analysis.question, retrieval.passages))
+        text = self.client.complete(self._messages(retrieval))
         return finish_llm_text(text, retrieval.passages)
 
     def stream(self, retrieval: Retrieval) -> Iterator[str]:
@@ -170,7 +176,7 @@ class LLMComposer:
         outside = outside_window(retrieval)
         if outside:
             return iter([outside.text])
-        return self.client.stream(self.messages(retrieval.analysis.question, retrieval.passages))
+        return self.client.stream(self._messages(retrieval))
 
 
 def outside_window(retrieval: Retrieval) -> Composition | None:

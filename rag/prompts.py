@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rag.text import sentence_spans
+from rag.timeline import Window, with_dates
 from rag.types import Passage
 
 # The fixed phrase of an abstention; tests and callers match on it.
@@ -32,7 +34,8 @@ Standalone question:"""
 
 
 def passage_block(passages: list[Passage]) -> str:
-    """The numbered passages as the model sees them."""
+    """The numbered passages as the model sees them, relative dates resolved ("Last month
+    [July 2016], ...") so that it can say when."""
     parts = []
     for n, passage in enumerate(passages, start=1):
         source = ", ".join(x for x in (passage.outlet, passage.published) if x)
@@ -41,12 +44,30 @@ def passage_block(passages: list[Passage]) -> str:
                 ("; " if source else "") + "dates mentioned: " + ", ".join(passage.event_dates)
             )
         header = f"[{n}] {passage.title}" + (f" ({source})" if source else "")
-        parts.append(f"{header}\n{passage.text}")
+        parts.append(f"{header}\n{_dated(passage.text, passage.published)}")
     return "\n\n".join(parts)
 
 
-def user_prompt(question: str, passages: list[Passage]) -> str:
-    return f"Passages:\n\n{passage_block(passages)}\n\nQuestion: {question}"
+def _dated(text: str, published: str | None) -> str:
+    """The text with every sentence's relative dates resolved against its publication."""
+    pieces, last = [], 0
+    for start, end in sentence_spans(text):
+        pieces += [text[last:start], with_dates(text[start:end], published)]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
+TIME_NOTE = (
+    "(The question is about {label}. Answer from what the passages report from then and say "
+    "when. If none of them reports anything from then, reply exactly: "
+    + TIME_ABSTAIN_OPENING
+    + " {period} on that; the closest coverage is from <the date of the closest passage>.)"
+)
+
+
+def user_prompt(question: str, passages: list[Passage], window: Window | None = None) -> str:
+    note = f"\n{TIME_NOTE.format(label=window.label, period=window.period)}" if window else ""
+    return f"Passages:\n\n{passage_block(passages)}\n\nQuestion: {question}{note}"
 
 
 # -- `rag eval --judge`: LLM-as-judge prompts, after llama-index's CorrectnessEvaluator and

@@ -219,3 +219,15 @@ def test_a_date_no_passage_is_from_is_a_time_scoped_abstention_without_asking_th
         "dates mentioned: 2016-07"
         in LLMComposer.messages(HEADLINE, llm_engine.retrieve(HEADLINE))[1]["content"]
     )
+
+
+def test_the_model_is_told_the_asked_time_and_sees_relative_dates_resolved(
+    llm_engine: RagEngine, server: FakeOpenAIServer
+) -> None:
+    server.script(reply="In July 2016 May called Russia a real threat [1].")
+    answer = llm_engine.ask(HEADLINE)
+    assert not answer.abstained
+    prompt = server.requests[-1]["messages"][1]["content"]
+    assert "Last month [July 2016], the newly-appointed British PM" in prompt
+    assert "(The question is about July 2016." in prompt
+    assert "The articles have nothing from July 2016 on that" in prompt

@@ -66,6 +66,18 @@ _OUTCOME = re.compile(
 
 Dated = Callable[[Anchor], Span | None]  # an event → its date
 _WHO_ASKED = re.compile(r"^\W*(?:who|whom)\b", re.I)
+_WHO_DID = re.compile(
+    r"^\W*(?:who|whom) (?:(?:did|does|do|had|has|will|would) [\w'’-]+ )?(?P<verb>[a-z]+)\b", re.I
+)
+_NO_DEED = frozenset("is was are were be been being become became".split())
+
+
+# "What happened", "what took place", "what was the news": words that ask for anything.
+_HAPPENING = frozenset(
+    normalise(w)
+    for w in "happen happened occur occurred take took place "
+    "go went on news event events report reported".split()
+)
 
 
 @dataclass(frozen=True)
@@ -108,20 +120,6 @@ def mentions(terms: frozenset[str], names: frozenset[str]) -> bool:
         name in terms or (len(name) >= 5 and any(t.startswith(name[:-1]) for t in terms))
         for name in names
     )
-
-
-_WHO_DID = re.compile(
-    r"^\W*(?:who|whom) (?:(?:did|does|do|had|has|will|would) [\w'’-]+ )?(?P<verb>[a-z]+)\b", re.I
-)
-_NO_DEED = frozenset("is was are were be been being become became".split())
-
-
-# "What happened", "what took place", "what was the news": words that ask for anything.
-_HAPPENING = frozenset(
-    normalise(w)
-    for w in "happen happened occur occurred take took place "
-    "go went on news event events report reported".split()
-)
 
 
 def _who_did(question: str) -> frozenset[str]:
@@ -196,6 +194,9 @@ def weekdays(text: str) -> frozenset[str]:
     return frozenset(day.lower() for day in _WEEKDAY.findall(text))
 
 
+PARAPHRASE = 0.75  # cosine of all-MiniLM-L6-v2 at which a sentence restates the question
+
+
 @dataclass(frozen=True)
 class Signals:
     typed: bool  # holds the kind of answer asked for
@@ -207,9 +208,6 @@ class Signals:
         greeted, or one in a sentence that restates the question in other words ("was
         welcomed by the mayor"; similarity to the question of `PARAPHRASE` or more)."""
         return self.typed and (self.did or similarity >= PARAPHRASE)
-
-
-PARAPHRASE = 0.75  # cosine of all-MiniLM-L6-v2 at which a sentence restates the question
 
 
 def signals(sentence: str, asked: Focus) -> Signals:

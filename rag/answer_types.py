@@ -131,7 +131,8 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
 _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.DURATION: re.compile(
         rf"\b{_NUMBER_WORDS}[\s-]+(?:and a half\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|"
-        rf"months?|years?|decades?)\b|\bhalf an? (?:hour|day|year)\b",
+        rf"months?|years?|decades?)\b|\bhalf an? (?:hour|day|year)\b"
+        r"|\b(?:just|only|mere|within)\s+(?:days|weeks|months|years)\b",  # "just weeks before"
         re.I,
     ),
     # Counts and amounts; a year is a date, not an answer to "how many".
@@ -155,9 +156,14 @@ _SENTENCE_PATTERNS: dict[AnswerType, re.Pattern[str]] = {
         r"|\b(?:newspaper|news agency|broadcaster|tabloid|magazine)\b"
     ),
     # Whose idea: "at Britain's initiative", "proposed by", "at the request of".
+    # The cue with its owner where there is one: "at Britain's initiative" answers "whose
+    # initiative?", in which "initiative" alone is only the question's own word.
     AnswerType.ORIGIN: re.compile(
-        r"\b(?:initiative|idea|propos(?:al|ed|es)|suggest(?:ion|ed|s)|request(?:ed)?|invit(?:ation|ed)|"
-        r"behest|instigation|initiated|brainchild)\b",
+        r"\b(?:at|on|by)\s+(?:the\s+)?[\w'’-]+\s+(?:initiative|idea|request|invitation|"
+        r"behest|instigation|suggestion|proposal)\b"
+        r"|\b(?:initiative|idea|request|invitation|behest|proposal)\s+of\s+(?:the\s+)?[\w'’-]+"
+        r"|\b(?:initiative|idea|propos(?:al|ed|es)|suggest(?:ion|ed|s)|request(?:ed)?|"
+        r"invit(?:ation|ed)|behest|instigation|initiated|brainchild)\b",
         re.I,
     ),
     # A list of names: "Iran, Ukraine and Venezuela", "the Venezuela and Iran crises".
@@ -248,6 +254,18 @@ _NAME = re.compile(r"[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?")  # "Putin", "Al-Assad"; n
 
 
 _ROLE = re.compile(rf"\b{_PERSON_ROLES}s?\b", re.I)
+_ASKED_ROLE = re.compile(
+    rf"\b(?:which|what){_MODIFIERS} (?P<role>{_PERSON_ROLES})s?\b"
+    rf"|\bname of (?:the |that |this |a )?(?:[\w-]+ ){{0,2}}(?P<named>{_PERSON_ROLES})s?\b",
+    re.I,
+)
+
+
+def asked_role(question: str) -> frozenset[str]:
+    """The role whose holder "which minister ...?" or "the name of the mayor" asks for
+    (normalised): the name the answer gives should be that role's."""
+    m = _ASKED_ROLE.search(question)
+    return frozenset({normalise(m.group("role") or m.group("named"))}) if m else frozenset()
 
 
 def has_person(

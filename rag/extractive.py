@@ -32,7 +32,16 @@ from rag.lexical import LexicalIndex
 from rag.question import Focus, Part, fits_time, mentions, signals, surname_will_do, weekdays
 from rag.retrieve import Retrieval, analyse, sentence_terms
 from rag.text import sentence_spans, terms, words
-from rag.timeline import FUTURE, Window, dated_in, dates_in, stated_when, with_dates
+from rag.timeline import (
+    FUTURE,
+    Window,
+    dated_in,
+    dates_in,
+    parse_published,
+    stated_when,
+    untimed,
+    with_dates,
+)
 from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
@@ -98,11 +107,30 @@ def fits(candidate: Candidate, window: Window | None) -> bool:
     return _dated_by_previous(candidate, window)
 
 
+def _in_role(asked: Focus, passage: Passage, sentence: Sentence) -> bool:
+    """For "which minister ...?", the sentence or the one before it names the role ("Experts
+    said ... ." then "... said Andrei Kurtunov"): a name near no such role is someone else."""
+    if not asked.role:
+        return True
+    text = sentence.text + " " + _previous_sentence(passage.text, sentence.start)
+    return bool(asked.role & frozenset(terms(text)))
+
+
+def _only_later(asked: Focus, text: str, published: str | None) -> bool:
+    """Asked when something happened, the sentence's only dates come after its article was
+    written ("not interfere in the US 2020 election" in 2019): they are no answer."""
+    day = parse_published(published)
+    if asked.wanted is not AnswerType.DATE or not asked.past or day is None:
+        return False
+    spans = dates_in(text, published)
+    return bool(spans) and all(span.start > day for span in spans)
+
+
 def _timely(candidate: Candidate, window: Window | None) -> bool:
-    """A neighbour may join an answer about a time if it fits the time or names none ("In
+    """A neighbour may join an answer about a time unless it dates itself to before it ("In
     July 2016, ..." does not follow a sentence about September 2016)."""
-    text, published = candidate.sentence.text, candidate.passage.published
-    return window is None or fits(candidate, window) or not dates_in(text, published)
+    spans = dates_in(candidate.sentence.text, candidate.passage.published)
+    return window is None or not window.before(spans)
 
 
 def _dated_by_previous(candidate: Candidate, window: Window | None) -> bool:
@@ -232,7 +260,16 @@ class ExtractiveComposer:
         terms no candidate contains are left out (nothing can cover them)."""
         n = len(candidates)
         weights: dict[str, float] = {}
+        question = retrieval.analysis.question
+        # "in September 2016": the window weighs the time; its words are no topic to cover
+        timed = (
+            set(terms(question)) - set(terms(untimed(question)))
+            if retrieval.analysis.focus.window
+            else set()
+        )
         for term in dict.fromkeys(retrieval.analysis.terms):
+            if term in timed:
+                continue
             df = sum(term in c.terms for c in candidates)
             if df == 0:
                 continue
@@ -283,7 +320,9 @@ class ExtractiveComposer:
                     terms=sentence_terms(text, passage.doc_id, lexical, asked.joint),
                     semantic=float(similarity),
                     related=float(relatedness),
-                    typed=signal.holds_answer(float(similarity)),
+                    typed=signal.holds_answer(float(similarity))
+                    and not _only_later(asked, text, passage.published)
+                    and _in_role(asked, passage, sentence),
                     spoke=spoke,
                 )
             )
@@ -295,10 +334,11 @@ class ExtractiveComposer:
             else self._term_weights(retrieval, own, asked.topic, found, lexical)
         )
         # a window given as a date under a year ("on 13 May 2019"; not one read from an event,
-        # whose date the sentences about the event name whatever they answer)
-        window = (
-            asked.window if asked.window and asked.window.precise and asked.window.certain else None
-        )
+        # whose date the sentences about the event name whatever they answer); a question
+        # that wants a kind of answer ("how long") has its own bar, set by the best sentence
+        window = asked.window
+        if window is None or not (window.precise and window.certain) or asked.wanted in REQUIRED:
+            window = None
 
         def dated(c: Candidate) -> bool:  # "on 13 May 2019": it says so itself
             return window is not None and dated_in(window, c.sentence.text, c.passage.published)

@@ -30,6 +30,14 @@ _PARTIES = re.compile(
     r"both (?:leaders|sides|men|women|presidents|ministers|countries)|the two)\b",
     re.I,
 )
+# Verbs that leave the event to their noun: "hold their first meeting", "have talks".
+_LIGHT_VERBS = frozenset("hold held have had make made take took conduct".split())
+_EVENT_NOUN = re.compile(
+    r"(?:\s+(?:a|an|the|their|its|his|her|first|last|second|next|face-to-face|personal|"
+    r"official|bilateral|direct|private|phone|telephone))*\s+"
+    r"(?P<noun>meeting|meetings|talks|talk|call|conversation|summit|visit|negotiations)\b",
+    re.I,
+)
 _AGREED_TO = re.compile(
     r"\b(?:agree|decide|plan|promise|vow|pledge|undertake)[ds]?\s+to\s+(?P<verb>[a-z]+)\b", re.I
 )
@@ -70,14 +78,23 @@ class JointEvent:
 
 def joint_event(question: str, correct: Callable[[str], str | None]) -> JointEvent | None:
     """The joint event of "when (where, what) did X and Y <verb>", if the question asks one;
-    `correct` maps misspelt names to the corpus's words."""
+    `correct` maps misspelt names to the corpus's words. "Hold a meeting", "have talks": the
+    event is the noun."""
     m = _QUESTION.search(question)
-    if m is None or m.group("verb").lower() in STOPWORDS:
+    if m is None:
+        return None
+    verb = m.group("verb").lower()
+    if verb in _LIGHT_VERBS:
+        noun = _EVENT_NOUN.match(question, m.end())
+        verbs = frozenset({normalise(noun.group("noun"))}) if noun else frozenset()
+    else:
+        verbs = frozenset() if verb in STOPWORDS else verb_forms(verb)
+    if not verbs:
         return None
     last_names = (words(m.group(p))[-1] for p in ("one", "two"))
     parties = frozenset(normalise(correct(w) or w) for w in last_names)
     past = m.group("aux").lower() in ("did", "had")
-    return JointEvent(verb_forms(m.group("verb")), parties, past)
+    return JointEvent(verbs, parties, past)
 
 
 def agreed_to(sentence: str) -> frozenset[str]:
@@ -106,6 +123,8 @@ def telling_clauses(text: str, tells: Callable[[str], bool]) -> tuple[int, int] 
     if not runs:
         return None
     first, last = min(runs, key=lambda run: (run[1] - run[0], run[0]))
+    if len(words(text[: clauses[first][0]])) <= 3:
+        first = 0  # "Earlier, at the press conference ...": keep the sentence's opening
     if first == 0 and last == len(clauses) - 1:
         return None
     return clauses[first][0], clauses[last][1]

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from rag.answer_types import AnswerType, expected_type, has_type
+from rag.answer_types import AnswerType, asked_role, expected_type, has_type
 from rag.conversation import split_context
 from rag.events import Anchor, anchor_in, anchored
 from rag.joint import JointEvent, joint_event
@@ -58,7 +58,7 @@ _ABOUT = re.compile(
 
 # Questions about how something turned out ...
 _OUTCOME = re.compile(
-    r"\bhow did .+ (?:go|end|turn out)\b|\bwhat happened\b|\bwho won\b|\bwhat came of\b"
+    r"\bhow did .+ (?:go|end|turn out)\b|\bwhat happened\b|\bwho won\b|\bwhat came (?:out )?of\b"
     r"|\bwhat (?:was|were) the (?:outcome|result)s?\b|\bdid .+ (?:succeed|fail)\b",
     re.I,
 )
@@ -68,6 +68,12 @@ Dated = Callable[[Anchor], Span | None]  # an event → its date
 _WHO_ASKED = re.compile(r"^\W*(?:who|whom)\b", re.I)
 _WHO_DID = re.compile(
     r"^\W*(?:who|whom) (?:(?:did|does|do|had|has|will|would) [\w'’-]+ )?(?P<verb>[a-z]+)\b", re.I
+)
+# "when did they meet", not "when were they expected to meet" (a plan, then in the future)
+_PAST = re.compile(
+    r"\b(?:did|had|was|were)\b(?!(?:\s+[\w'’-]+){0,3}\s+(?:expected|scheduled|due|set|planned|"
+    r"supposed|going|slated|to be)\b)",
+    re.I,
 )
 _NO_DEED = frozenset("is was are were be been being become became".split())
 
@@ -106,6 +112,8 @@ class Focus:
     who: bool = False  # "who ...?": a surname or a role answers ("Putin", "the mayor")
     who_did: frozenset[str] = frozenset()  # "who greeted him?": greet, the verb the answer has
     only_time: bool = False  # "what happened on 13 May 2019?": nothing to match but the time
+    past: bool = False  # "when did ...", "when was ...": asked about what has happened
+    role: frozenset[str] = frozenset()  # "which minister ...?": the role the person holds
     # sentence → its signals; the reranker and the composer read the same sentences
     seen: dict[str, Signals] = field(default_factory=dict, repr=False, compare=False)
 
@@ -275,4 +283,6 @@ def focus(
         who=surname_will_do(own),
         who_did=_who_did(own),
         only_time=window is not None and not (_content(untimed(own), correct) - _HAPPENING),
+        past=bool(_PAST.search(own)),
+        role=asked_role(own) if wanted is AnswerType.PERSON else frozenset(),
     )

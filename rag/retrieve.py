@@ -18,7 +18,7 @@ from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
 from rag.question import Focus, fits_time, focus, signals
 from rag.store import ChunkRecord, ChunkStore
-from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
+from rag.text import STOPWORDS, base_form, normalise, sentence_spans, terms, words
 from rag.timeline import Span, Window, dated_in, iso_dates, untimed
 from rag.types import Passage
 
@@ -139,6 +139,8 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
             continue
         corrected = lexical.correct(word) if lexical.records else lower
         analysis.terms.append(normalise(corrected or word))
+        if (base := base_form(lower)) is not None:
+            analysis.terms.append(base)  # "met" also finds "meeting"
         if word[0].isupper() and lower not in _REQUEST_WORDS:
             analysis.entities.append(word)
             if corrected is None:

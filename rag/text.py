@@ -115,6 +115,14 @@ _IRREGULAR = dict(
     fight:fought""".split()
 )
 IRREGULAR_PAST = frozenset(_IRREGULAR.values())
+_BASE = {past: base for base, past in _IRREGULAR.items() if past != base}
+
+
+def base_form(word: str) -> str | None:
+    """The present of an irregular past ("met" → "meet", normalised), else None: "when they
+    met" should find "the meeting"."""
+    base = _BASE.get(word.lower())
+    return normalise(base) if base else None
 
 
 def verb_forms(verb: str) -> frozenset[str]:

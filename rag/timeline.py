@@ -236,18 +236,18 @@ class Window:
         )
 
     def admits(self, published: str | None, spans: Iterable[Span]) -> bool:
-        """Text fits the window if it names a time in it, or if its article came out in it and
-        the text does not date itself to an earlier month or day ("In July 2016, ..." in an
-        article of September 2016 is background, not September's news; "the 2006 poisoning"
-        and "next month" are news of September)."""
-        spans = tuple(spans)
-        if any(self.holds(span) for span in spans):
-            return True
+        """Text fits the window if its article came out in it or the text names a time in it."""
         day = parse_published(published)
-        if day is None or not self.holds(Span(day, day)):
-            return False
+        if day and self.holds(Span(day, day)):
+            return True
+        return any(self.holds(span) for span in spans)
+
+    def before(self, spans: Iterable[Span]) -> bool:
+        """The text dates itself to a month or day before the window opens: background ("In
+        July 2016, ..." in an article of September 2016), not news of the window ("the 2006
+        poisoning" and "next month" may be)."""
         opens = min((s.start for s in self.spans), default=dt.date.min)
-        return not any(s.end - s.start <= _A_MONTH and s.end < opens for s in spans)
+        return any(s.end - s.start <= _A_MONTH and s.end < opens for s in spans)
 
 
 _A_MONTH = dt.timedelta(days=31)

@@ -61,6 +61,9 @@ def test_sentences_hold_the_kind_of_answer_or_not() -> None:
     assert has_type("Talks are over, reports The Guardian.", AnswerType.MEDIUM, "Which paper?")
     assert has_type("He told RT on Monday.", AnswerType.MEDIUM, "Which channel?")
     assert not has_type("He told Putin on Monday.", AnswerType.MEDIUM, "Which channel did he tell?")
+    assert has_type("It came just weeks before the summit.", AnswerType.DURATION, "How long?")
+    assert has_type("It was at Britain's initiative.", AnswerType.ORIGIN, "Whose initiative?")
+    assert not has_type("It was an initiative.", AnswerType.ORIGIN, "Whose initiative?")
     assert has_type("Iran, Syria and Ukraine came up.", AnswerType.ISSUES, "What issues?")
     assert has_type("Amid the Venezuela and Iran crises.", AnswerType.ISSUES, "What issues?")
     assert not has_type("Moscow and Washington agreed.", AnswerType.ISSUES, "What issues?")
@@ -95,6 +98,8 @@ def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     assert focus("Who led the delegation?").who_did == {"led"}
     assert focus("Who did Trump meet in Helsinki?").who_did == {"meet", "met"}
     assert focus("Who is Russia's foreign minister?").who_did == set()
+    assert focus("Which British minister led it?").role == {"minist"}
+    assert focus("When did they meet?").past and not focus("When were they due to meet?").past
 
 
 def test_the_pair_stands_for_both_parties_when_the_article_names_them() -> None:
@@ -238,6 +243,8 @@ def test_deeds_belong_to_the_subject_of_a_verb() -> None:
         ("What did Peskov say about Iran?", "maximum pressure"),
         ("What did Trump do on Monday?", "summit"),
         ("Who welcomed Pompeo on the tarmac in Sochi?", "mayor of Sochi"),  # a role answers who
+        ("On whose initiative did Putin and May speak by phone?", "Britain"),  # not "initiative"
+        ("When and where did Putin and May hold their first meeting?", "Hangzhou"),  # the noun
         ("What did Trump do in Helsinki in July 2018?", "meddle"),  # "Then, ..." continues
     ],
 )
@@ -262,6 +269,8 @@ def test_new_wordings_are_answered(engine: RagEngine, question: str, expected: s
         "What did the Pope say about football?",  # the Pope is not a misspelt Pompeo
         "What was the name of the mayor who met Pompeo?",  # a role is no name
         "Who led the British delegation to Arkhangelsk?",  # May is near, but leads nothing
+        "Which minister led the UK delegation to the convoy ceremony?",  # no minister named
+        "What came out of the Osaka summit?",  # after the articles were written
     ],
 )
 def test_near_topic_questions_the_articles_cannot_answer_abstain(

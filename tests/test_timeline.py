@@ -110,15 +110,12 @@ def test_article_dates_are_resolved_against_the_publication_date(
     assert [span.iso for span in dates_in(sentence, published)] == expected
 
 
-def test_text_dated_to_an_earlier_month_is_background_not_news_of_its_window() -> None:
+def test_text_dated_to_an_earlier_month_is_background_to_its_window() -> None:
     september = question_window("What happened in September 2016?", TODAY)
     assert september is not None
-    assert not september.admits("2016-09-05", dates_in("In July 2016, she spoke.", None))
-    assert september.admits("2016-09-05", dates_in("The 2006 poisoning was raised.", None))
-    august = question_window("What was agreed in August 2016?", TODAY)
-    assert august is not None and august.admits(
-        "2016-08-09", dates_in("They will meet next month.", "2016-08-09")
-    )  # a plan made then is news of then
+    assert september.before(dates_in("In July 2016, she spoke.", None))
+    assert not september.before(dates_in("The 2006 poisoning was raised.", None))
+    assert not september.before(dates_in("They will meet next month.", "2016-09-05"))
 
 
 def test_a_date_follows_the_possessive_it_is_part_of() -> None:

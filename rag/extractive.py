@@ -29,7 +29,17 @@ from rag.answer_types import REQUIRED, AnswerType, expected_type, has_type
 from rag.embeddings import Embedder
 from rag.joint import agreed_to, telling_clauses
 from rag.lexical import LexicalIndex
-from rag.question import Focus, Part, fits_time, mentions, signals, surname_will_do, weekdays
+from rag.question import (
+    Focus,
+    Part,
+    acts,
+    fits_time,
+    mentions,
+    signals,
+    speech,
+    surname_will_do,
+    weekdays,
+)
 from rag.retrieve import Retrieval, analyse, sentence_terms
 from rag.text import sentence_spans, terms, words
 from rag.timeline import (
@@ -57,6 +67,11 @@ _CONTINUES = re.compile(
 _PERSONAL_PRONOUN = re.compile(r"^\W*(?:he|she)\b", re.I)
 # "“I am here today ...,” he said.": who he is, the sentence before says
 _QUOTED_PRONOUN = re.compile(r"[”\"]\W*(?:he|she)\s+(?:said|says|added|told|stressed)\b", re.I)
+
+
+def _subject_of(sentence: str, speaker: frozenset[str]) -> bool:
+    """The asked speaker is the one who speaks or acts in the sentence."""
+    return speech(sentence, speaker) == 1.0 or acts(sentence, speaker) == 1.0
 
 
 def _previous_sentence(text: str, start: int) -> str:
@@ -309,9 +324,10 @@ class ExtractiveComposer:
             signal = signals(text, asked)
             spoke = signal.speech
             if spoke == 0.5 and _PERSONAL_PRONOUN.match(text):
-                # "He also said ...": he is whom the sentence before names
-                before = frozenset(terms(_previous_sentence(passage.text, sentence.start)))
-                spoke = 1.0 if asked.speaker & before else spoke
+                # "He also said ...": he is who spoke or acted in the sentence before, not
+                # anyone it names ("... after talks with Lavrov, Pompeo sent warnings")
+                before = _previous_sentence(passage.text, sentence.start)
+                spoke = 1.0 if _subject_of(before, asked.speaker) else spoke
             found.append(
                 Candidate(
                     sentence=sentence,

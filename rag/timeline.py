@@ -534,6 +534,8 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
     spans: list[Span] = []
     yearless: list[Yearless] = []
     certain = True
+    if matches and all(_attributive(question, m) for m in matches):
+        certain = False  # "May's July 2016 remarks": the remarks' date, not the question's
     for m in matches:
         if (
             m.group("rel")
@@ -565,6 +567,26 @@ def question_window(question: str, today: dt.date | None = None) -> Window | Non
     if not spans and not yearless:
         return None
     return Window(tuple(spans), certain, tuple(yearless))
+
+
+_LEADS_IN = re.compile(
+    r"\b(?:in|on|during|since|before|after|between|from|by|until|till|of|at|around|and|to|"
+    r"through|throughout|over|early|mid|late)[\s-]*$",
+    re.I,
+)
+_NOUN_AFTER = re.compile(
+    r"\s+(?!(?:and|or|but|when|where|while|about|to|for|with|as|in|on|at|"
+    r"by|from|during|before|after|that|which|who|was|were|is|did)\b)[a-z]",
+    re.I,
+)
+
+
+def _attributive(question: str, m: re.Match[str]) -> bool:
+    """A date that qualifies a noun ("May's July 2016 remarks", "the 2016 election") rather
+    than saying when the question asks about ("in July 2016", "on 14 May")."""
+    return not _LEADS_IN.search(question[: m.start()]) and bool(
+        _NOUN_AFTER.match(question, m.end())
+    )
 
 
 def _years_of(m: re.Match[str]) -> list[str]:

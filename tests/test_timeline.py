@@ -74,6 +74,10 @@ def test_a_window_given_as_a_date_is_certain_a_relative_one_is_not() -> None:
     assert not question_window("What happened last month?", TODAY).certain  # type: ignore[union-attr]
     assert not question_window("What happened before 2019?", TODAY).certain  # type: ignore[union-attr]
     assert not question_window("What happened two years ago?", TODAY).certain  # type: ignore[union-attr]
+    # a date that qualifies a noun dates the noun, not what is asked: it narrows only softly
+    remarks = question_window("How did Moscow react to May's July 2016 remarks?", TODAY)
+    assert remarks is not None and not remarks.certain
+    assert not question_window("Who won the 2020 election?", TODAY).certain  # type: ignore[union-attr]
     assert question_window("What happened earlier this month?", TODAY).label == (  # type: ignore[union-attr]
         "1–22 November 2026"
     )

@@ -6,6 +6,7 @@ import os
 import threading
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -134,9 +135,12 @@ class OnnxEmbedder:
     name = LocalEmbedder.name
     max_tokens = 256  # sentence-transformers' max_seq_length for this model
 
-    def __init__(self, cache_dir: Path, batch_size: int = 64) -> None:
+    def __init__(self, cache_dir: Path, batch_size: int = 64, batch_tokens: int = 1024) -> None:
         self.cache_dir = cache_dir
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # for the sentence-transformers fallback
+        # A batch holds about this many (padded) tokens: four chunks or thirty sentences.
+        # On two cores, 64 chunks at once ran at two thirds of the speed of four at once.
+        self.batch_tokens = batch_tokens
         self._session: Any = None
         self._tokenizer: Any = None
         self._fallback: LocalEmbedder | None = None
@@ -192,8 +196,7 @@ class OnnxEmbedder:
         encoded = [e.ids for e in tokenizer.encode_batch(texts)]
         order = np.argsort([-len(ids) for ids in encoded], kind="stable")  # less padding
         out = np.empty((len(texts), 384), dtype=np.float32)
-        for i in range(0, len(texts), self.batch_size):
-            rows = order[i : i + self.batch_size]
+        for rows in _batches(order, [len(ids) for ids in encoded], self.batch_tokens):
             width = len(encoded[rows[0]])
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -211,6 +214,17 @@ class OnnxEmbedder:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[rows] = pooled / np.clip(norms, 1e-12, None)
         return out
+
+
+def _batches(order: np.ndarray, lengths: list[int], budget: int) -> Iterator[np.ndarray]:
+    """Rows in `order` (longest first) cut into batches of at most `budget` padded tokens
+    (at least one row each): long texts go a few at a time, short ones many."""
+    start = 0
+    while start < len(order):
+        width = max(lengths[order[start]], 1)
+        size = max(1, budget // width)
+        yield order[start : start + size]
+        start += size
 
 
 class OpenAIEmbedder:

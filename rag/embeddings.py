@@ -6,7 +6,7 @@ import os
 import threading
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -272,29 +272,38 @@ def make_embedder(settings: Settings) -> Embedder:
 
 class CachedEmbedder:
     """Remembers the vectors of texts it has embedded (sentences of chunks recur from one
-    question to the next); thread-safe, oldest entries dropped beyond `size`."""
+    question to the next); thread-safe, oldest entries dropped beyond `size`. Texts found in
+    the index's sentence vectors (`remember`) are not embedded at all."""
 
     def __init__(self, inner: Embedder, size: int = 50_000) -> None:
         self.inner = inner
         self.name = inner.name
         self.size = size
         self._vectors: dict[str, np.ndarray] = {}
+        self._known: Mapping[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
-    def remember(self, vectors: dict[str, np.ndarray]) -> None:
-        """Take vectors computed elsewhere (the index's sentence vectors), up to `size`."""
+    def remember(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Look texts up in `vectors` (the index's sentence vectors) before embedding them;
+        they are consulted, not copied."""
         with self._lock:
-            room = max(0, self.size - len(self._vectors))
-            for text in list(vectors)[:room]:
-                self._vectors.setdefault(text, vectors[text])
+            self._known = vectors
+
+    def _lookup(self, texts: list[str]) -> list[np.ndarray | None]:
+        lookup = getattr(self._known, "lookup", None)  # a batch look-up, if it has one
+        return lookup(texts) if lookup else [self._known.get(t) for t in texts]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
-            fresh = self.inner.embed(missing)
+            found = self._lookup(missing)
+            known = {t: v for t, v in zip(missing, found, strict=True) if v is not None}
+            missing = [t for t in missing if t not in known]
+            fresh = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
             with self._lock:
-                self._vectors.update(zip(missing, fresh, strict=True))
+                self._vectors.update(known)
+                self._vectors.update(fresh)
                 for old in list(self._vectors)[: max(0, len(self._vectors) - self.size)]:
                     del self._vectors[old]
         with self._lock:

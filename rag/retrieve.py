@@ -123,7 +123,7 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
             continue
-        corrected = lexical.correct(word) if lexical.records else lower
+        corrected = lexical.correct(word) if len(lexical) else lower
         analysis.terms.append(normalise(corrected or word))
         if word[0].isupper() and lower not in _REQUEST_WORDS:
             analysis.entities.append(word)
@@ -208,27 +208,20 @@ class HybridRetriever:
         lexical = lexical or self.indexer.lexical()
         analysis = analyse(question, lexical)
         vector = self.embedder.embed(_query_texts(question, analysis.focus))[0]
-        n = min(max(self.candidates, 4 * k), len(lexical.records))
+        n = min(max(self.candidates, 4 * k), len(lexical))
 
         fused: dict[str, float] = {}
         records: dict[str, ChunkRecord] = {}
         dense = self.store.query(vector, n, dates.where()) if n else []
-        known = lexical.by_id
-        dense = [(chunk_id, similarity) for chunk_id, similarity in dense if chunk_id in known]
-        for rank, (chunk_id, _similarity) in enumerate(dense):
+        live = ((lexical.record(chunk_id), chunk_id) for chunk_id, _ in dense)
+        for rank, (record, chunk_id) in enumerate((r, c) for r, c in live if r is not None):
             fused[chunk_id] = 1.0 / (RRF_K + rank + 1)
-            records[chunk_id] = known[chunk_id]
+            records[chunk_id] = record
 
         named = terms(untimed(analysis.question))  # "May" also finds "Mei"; "14 May" does not
         spelt = [v for t in named for v in sorted(lexical.variants.get(t, ()))]
-        scores = lexical.scores(analysis.terms + spelt)
-        if not dates.is_open:
-            admitted = np.fromiter((dates.admits(r.metadata) for r in lexical.records), bool)
-            scores = np.where(admitted, scores, 0.0)
-        for rank, i in enumerate(_top(scores, n)):
-            if scores[i] <= 0:
-                break
-            record = lexical.records[int(i)]
+        window = None if dates.is_open else dates.bounds()
+        for rank, (record, _score) in enumerate(lexical.top(analysis.terms + spelt, n, window)):
             fused[record.chunk_id] = fused.get(record.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
             records.setdefault(record.chunk_id, record)
 
@@ -291,12 +284,3 @@ class HybridRetriever:
         scored.sort(key=lambda item: -item[1])
         return scored
 
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` highest scores, best first, ties in index order (as a full stable
-    sort would give) without sorting every chunk of a large corpus."""
-    if n >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    threshold = np.partition(scores, len(scores) - n)[len(scores) - n]
-    above = np.flatnonzero(scores >= threshold)
-    return above[np.argsort(-scores[above], kind="stable")][:n]

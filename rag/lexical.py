@@ -211,7 +211,11 @@ class LexicalIndex:
                     yield doc
 
     def documents(self) -> list[DocumentInfo]:
-        """One entry per live article."""
+        """One entry per live article (copies: the caller may change them)."""
+        return [doc.model_copy() for doc in self._documents]
+
+    @cached_property
+    def _documents(self) -> list[DocumentInfo]:
         docs = [
             DocumentInfo(
                 doc_id=d.doc_id,
@@ -491,6 +495,9 @@ class LexicalIndex:
                 and (p.name in superseded or now - p.stat().st_mtime > _ORPHAN_AGE_S)
             ),
         )
+        for leftover in folder.glob(f"{_MANIFEST}.tmp-*"):  # of an interrupted save
+            if now - leftover.stat().st_mtime > _ORPHAN_AGE_S:
+                leftover.unlink(missing_ok=True)
         for name in _OLD_FILES:
             old = folder / name
             if old.is_dir():

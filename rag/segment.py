@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import uuid
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -241,16 +242,16 @@ def _doc_entry(row: list[Any]) -> DocEntry:
 
 
 def _csc(
-    pairs: list[tuple[int, int]], columns: int
+    cols: array[int], rows: array[int], columns: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(column pointers, rows, the order that sorts the pairs by column) from (column, row)
-    pairs; within a column, rows stay in the order given."""
-    cols = np.fromiter((c for c, _ in pairs), dtype=np.int64, count=len(pairs))
-    rows = np.fromiter((r for _, r in pairs), dtype=np.int32, count=len(pairs))
-    order = np.argsort(cols, kind="stable")
+    """(column pointers, rows, the order that sorts the entries by column) from parallel
+    (column, row) arrays; within a column, rows stay in the order given."""
+    col = np.frombuffer(cols, dtype=np.int32) if len(cols) else np.zeros(0, np.int32)
+    row = np.frombuffer(rows, dtype=np.int32) if len(rows) else np.zeros(0, np.int32)
+    order = np.argsort(col, kind="stable")
     ptr = np.zeros(columns + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cols, minlength=columns), out=ptr[1:])
-    return ptr, rows[order], order
+    np.cumsum(np.bincount(col, minlength=columns), out=ptr[1:])
+    return ptr, row[order], order
 
 
 def build(
@@ -268,28 +269,30 @@ def build(
         doc_rows[j].append(i)
         row_doc[i] = j
 
-    # BM25 postings, term by term; stems remembered per word (a corpus repeats its words)
+    # BM25 postings, term by term; stems remembered per word (a corpus repeats its words).
+    # Entries go to compact arrays: a large corpus has millions of them.
     stems: dict[str, str] = {}
     term_of: dict[str, int] = {}
-    postings: list[tuple[int, int]] = []
-    frequencies: list[int] = []
+    cols, post, frequencies = array("i"), array("i"), array("i")
     lengths = np.zeros(len(records), dtype=np.int32)
     for i, record in enumerate(records):
         found = _terms(record.text, stems)
         lengths[i] = len(found) or 1  # bm25s indexes an empty text as one placeholder token
         for term, tf in Counter(found).items():
-            postings.append((term_of.setdefault(term, len(term_of)), i))
+            cols.append(term_of.setdefault(term, len(term_of)))
+            post.append(i)
             frequencies.append(tf)
-    term_ptr, post_rows, order = _csc(postings, len(term_of))
+    term_ptr, post_rows, order = _csc(cols, post, len(term_of))
     post_tf = np.asarray(frequencies, dtype=np.int32)[order]
 
     docs: list[DocEntry] = []
     word_of: dict[str, int] = {}
-    word_pairs: list[tuple[int, int]] = []
+    word_cols, word_rows = array("i"), array("i")
     for j, rows in enumerate(doc_rows):
         texts = [records[i].text for i in rows]
-        seen = {w.lower() for text in texts for w in words(text)}
-        word_pairs.extend((word_of.setdefault(w, len(word_of)), j) for w in sorted(seen))
+        for word in sorted({w.lower() for text in texts for w in words(text)}):
+            word_cols.append(word_of.setdefault(word, len(word_of)))
+            word_rows.append(j)
         names = set().union(*(names_in(text) for text in texts))
         meta = records[rows[0]].metadata
         title = str(meta.get("title") or "")
@@ -306,7 +309,7 @@ def build(
                 variants=tuple(variant_pairs(title, names)),
             )
         )
-    word_ptr, word_docs, _ = _csc(word_pairs, len(word_of))
+    word_ptr, word_docs, _ = _csc(word_cols, word_rows, len(word_of))
 
     sentences = sorted(stored, key=text_hash)
     vectors = np.zeros((0, dim), dtype=np.float32)

@@ -186,3 +186,25 @@ def test_a_stale_copy_catches_up_by_ids(
     assert first.delete("extra")
     assert "extra" not in {p.doc_id for p in second.retrieve("Rovaniemi Arctic Finnish", k=3)}
     assert "extra" not in {d.doc_id for d in second.documents()}
+
+
+def test_adding_an_article_from_a_new_process_touches_only_it(
+    seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No chunk of the index is read back from Chroma, tokenised or embedded again."""
+    article = tmp_path / "kirkenes.txt"
+    article.write_text("Lavrov in Kirkenes\n\nLavrov met Soreide in Kirkenes on Thursday.\n")
+    tokenised: list[str] = []
+    real = rag.segment._terms
+    monkeypatch.setattr(
+        rag.segment, "_terms", lambda text, stems: tokenised.append(text) or real(text, stems)
+    )
+    monkeypatch.setattr(ChunkStore, "records", lambda *a, **k: pytest.fail("read every chunk"))
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    report = engine.ingest([article])
+    assert report.added == 1 and report.chunks > 20
+    assert len(tokenised) == 1 and "Soreide" in tokenised[0]
+    assert engine.retrieve("Soreide Kirkenes", k=1)[0].doc_id == "kirkenes"
+    again = RagEngine(settings(seeded_copy), embedder=embedder)  # and from the saved copy
+    assert again.retrieve("Soreide Kirkenes", k=1)[0].doc_id == "kirkenes"
+    assert len(tokenised) == 1

@@ -10,10 +10,13 @@ missed a write sees that it is stale and catches up by comparing chunk ids with 
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +27,39 @@ from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
-from rag.timeline import iso_dates
+from rag.timeline import Span, dates_in
 from rag.types import DocumentInfo, IngestReport
 
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
+
+
+@lru_cache(maxsize=1)
+def dates_version() -> str:
+    """What reads dates in text (`rag.timeline`'s code and dateparser's version): chunk dates
+    saved at ingest are used only while it is the same."""
+    from importlib import metadata
+
+    import rag.timeline
+
+    digest = hashlib.sha256(Path(rag.timeline.__file__).read_bytes())
+    digest.update(metadata.version("dateparser").encode())
+    return digest.hexdigest()[:16]
+
+
+def chunk_spans(record: ChunkRecord) -> tuple[Span, ...]:
+    """`dates_in(chunk text, published)`: read from the chunk's metadata when ingest saved it
+    with today's date reader (reading dates is most of the reranker's work), else computed."""
+    meta = record.metadata
+    saved = meta.get("date_spans")
+    if isinstance(saved, str) and meta.get("dates_version") == dates_version():
+        return tuple(_span_of(part) for part in saved.split())
+    return dates_in(record.text, meta.get("published") or None)
+
+
+def _span_of(saved: str) -> Span:
+    start, end = saved.split("/")
+    return Span(dt.date.fromisoformat(start), dt.date.fromisoformat(end), "range")
 
 
 def published_ordinal(published: str | None) -> int:
@@ -54,6 +85,7 @@ class ChunkingConfig:
 def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord]:
     """The chunk records of one article, ids stable for the same content."""
     chunks = chunk_text(article.text, config.max_tokens, config.overlap_tokens, token_counter())
+    spans = [dates_in(chunk.text, article.published) for chunk in chunks]
     return [
         ChunkRecord(
             chunk_id=f"{article.doc_id}#{article.sha256[:12]}-{chunk.index:04d}",
@@ -70,11 +102,13 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "published": article.published or "",
                 "published_ord": published_ordinal(article.published),
                 "url": article.url or "",
-                "event_dates": " ".join(iso_dates(chunk.text, article.published)),
+                "event_dates": " ".join(span.iso for span in dated),
+                "date_spans": " ".join(f"{d.start.isoformat()}/{d.end.isoformat()}" for d in dated),
+                "dates_version": dates_version(),
                 "source": str(article.path.resolve()),
             },
         )
-        for chunk in chunks
+        for chunk, dated in zip(chunks, spans, strict=True)
     ]
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
-from rag.index import Indexer, published_ordinal
+from rag.index import Indexer, chunk_spans, published_ordinal
 from rag.lexical import LexicalIndex
-from rag.question import Focus, fits_time, focus, signals
+from rag.question import Focus, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, normalise, sentence_spans, terms, words
 from rag.timeline import dated_in, iso_dates, untimed
@@ -275,10 +275,11 @@ class HybridRetriever:
                     value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)
                 row += 1
-            if window is not None:
-                if not fits_time(window_years, published, record.text):
+            if window is not None:  # fits_time(window, published, record.text), dates saved
+                dated = chunk_spans(record)
+                if window_years is not None and not window_years.admits(published, dated):
                     best -= YEAR_PENALTY
-                elif not fits_time(window, published, record.text):
+                elif not window.admits(published, dated):
                     best -= MONTH_PENALTY
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])

@@ -208,3 +208,25 @@ def test_adding_an_article_from_a_new_process_touches_only_it(
     again = RagEngine(settings(seeded_copy), embedder=embedder)  # and from the saved copy
     assert again.retrieve("Soreide Kirkenes", k=1)[0].doc_id == "kirkenes"
     assert len(tokenised) == 1
+
+
+def test_saved_chunk_dates_are_what_the_date_reader_reads(
+    engine: RagEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reranker reads each chunk's dates from its metadata, saved at ingest, only while
+    the date reader is the one that saved them; either way they are `dates_in`'s."""
+    import rag.index
+    from rag.timeline import dates_in
+
+    records = engine.indexer.lexical().records
+    live = [dates_in(r.text, r.metadata.get("published") or None) for r in records]
+    assert any(live)
+    assert all(r.metadata["dates_version"] == rag.index.dates_version() for r in records)
+    assert all(r.metadata["date_spans"] for r, spans in zip(records, live) if spans)
+    for record, spans in zip(records, live, strict=True):
+        assert {(s.start, s.end) for s in rag.index.chunk_spans(record)} == {
+            (s.start, s.end) for s in spans
+        }
+    monkeypatch.setattr(rag.index, "dates_version", lambda: "another reader")
+    monkeypatch.setattr(rag.index, "dates_in", lambda text, published: ("read now",))
+    assert rag.index.chunk_spans(records[0]) == ("read now",)

@@ -206,7 +206,7 @@ class RagEngine:
         if lexical.version != self._remembered:
             self.query_embedder.remember(lexical.sentence_vectors)
             self._remembered = lexical.version
-        if not lexical.records:
+        if not len(lexical):
             raise EmptyIndexError(EMPTY_INDEX)
         return self.retriever.retrieve(question, k or self.settings.top_k, dates, lexical)
 

@@ -1,30 +1,65 @@
-"""Incremental sync of articles into the chunk store (Chroma) and the BM25 index.
+"""Incremental sync of articles into the chunk store (Chroma) and the lexical copy.
 
 Sync by content hash: unchanged articles are not re-embedded, changed ones are replaced,
-articles gone from a synced folder are deleted. Writes are ordered so that an interrupted
-run leaves nothing the next run cannot repair: new chunks are written before stale ones are
-deleted, and the store's version is bumped before and after writing, so BM25 is rebuilt.
+articles gone from a synced folder are deleted; the lexical copy takes one new segment per
+write, and only sentences it has no vector for are embedded. Writes are ordered so that an
+interrupted run leaves nothing the next run cannot repair: new chunks are written before stale
+ones are deleted, and the store's version is bumped before and after writing, so a copy that
+missed a write sees that it is stale and catches up by comparing chunk ids with Chroma.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from rag.chunking import chunk_text
 from rag.corpus import Article, CorpusScan
 from rag.embeddings import Embedder
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
-from rag.text import token_counter
-from rag.timeline import iso_dates
+from rag.text import sentence_spans, token_counter
+from rag.timeline import Span, dates_in
 from rag.types import DocumentInfo, IngestReport
 
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
+
+
+@lru_cache(maxsize=1)
+def dates_version() -> str:
+    """What reads dates in text (`rag.timeline`'s code and dateparser's version): chunk dates
+    saved at ingest are used only while it is the same."""
+    from importlib import metadata
+
+    import rag.timeline
+
+    digest = hashlib.sha256(Path(rag.timeline.__file__).read_bytes())
+    digest.update(metadata.version("dateparser").encode())
+    return digest.hexdigest()[:16]
+
+
+def chunk_spans(record: ChunkRecord) -> tuple[Span, ...]:
+    """`dates_in(chunk text, published)`: read from the chunk's metadata when ingest saved it
+    with today's date reader (reading dates is most of the reranker's work), else computed."""
+    meta = record.metadata
+    saved = meta.get("date_spans")
+    if isinstance(saved, str) and meta.get("dates_version") == dates_version():
+        return tuple(_span_of(part) for part in saved.split())
+    return dates_in(record.text, meta.get("published") or None)
+
+
+def _span_of(saved: str) -> Span:
+    start, end = saved.split("/")
+    return Span(dt.date.fromisoformat(start), dt.date.fromisoformat(end), "range")
 
 
 def published_ordinal(published: str | None) -> int:
@@ -50,6 +85,7 @@ class ChunkingConfig:
 def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord]:
     """The chunk records of one article, ids stable for the same content."""
     chunks = chunk_text(article.text, config.max_tokens, config.overlap_tokens, token_counter())
+    spans = [dates_in(chunk.text, article.published) for chunk in chunks]
     return [
         ChunkRecord(
             chunk_id=f"{article.doc_id}#{article.sha256[:12]}-{chunk.index:04d}",
@@ -66,16 +102,18 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "published": article.published or "",
                 "published_ord": published_ordinal(article.published),
                 "url": article.url or "",
-                "event_dates": " ".join(iso_dates(chunk.text, article.published)),
+                "event_dates": " ".join(span.iso for span in dated),
+                "date_spans": " ".join(f"{d.start.isoformat()}/{d.end.isoformat()}" for d in dated),
+                "dates_version": dates_version(),
                 "source": str(article.path.resolve()),
             },
         )
-        for chunk in chunks
+        for chunk, dated in zip(chunks, spans, strict=True)
     ]
 
 
 class Indexer:
-    """Owns writes to the store and keeps the BM25 copy in step with it."""
+    """Owns writes to the store and keeps the lexical copy in step with it."""
 
     def __init__(
         self, store: ChunkStore, embedder: Embedder, config: ChunkingConfig, bm25_dir: Path
@@ -85,34 +123,72 @@ class Indexer:
         self.config = config
         self.bm25_dir = bm25_dir
         self._lexical: LexicalIndex | None = None
-        self._documents: tuple[str, list[DocumentInfo]] | None = None  # (store version, list)
         self._lock = threading.RLock()
 
     def lexical(self, version: str | None = None) -> LexicalIndex:
-        """The BM25 index for the store's current version (loaded or rebuilt as needed);
-        `version`: the store's, if just read."""
+        """The lexical copy as of the store's current version (`version`: the store's, if
+        just read): this process's, else the saved one, else the closest caught up."""
         version = self.store.version() if version is None else version
         with self._lock:
             if self._lexical is None or self._lexical.version != version:
-                loaded = LexicalIndex.load(self.bm25_dir)
-                if loaded is None or loaded.version != version or not loaded.sentence_vectors:
-                    # missing, stale, or written before sentence vectors were kept
-                    loaded = self._build_lexical(version)
-                    try:
-                        loaded.save(self.bm25_dir)
-                    except OSError:
-                        pass  # a read-only data dir still answers; the copy lives in memory
-                self._lexical = loaded
+                self._lexical = self._current(version)
             return self._lexical
 
+    def _usable(self, copy: LexicalIndex | None) -> LexicalIndex | None:
+        # sentence vectors of another model cannot be compared with this one's questions
+        return copy if copy is not None and copy.embed_model == self.embedder.name else None
+
+    def _current(self, version: str) -> LexicalIndex:
+        mine = self._usable(self._lexical)
+        saved = None
+        if mine is None or LexicalIndex.saved_version(self.bm25_dir) == version:
+            saved = self._usable(
+                LexicalIndex.load(self.bm25_dir, mine.segments if mine else ())
+            )
+        for copy in (saved, mine):
+            if copy is not None and copy.version == version:
+                return copy
+        base = mine or saved or LexicalIndex("", embed_model=self.embedder.name)
+        caught = self._catch_up(base, version)
+        self._save(caught)
+        return caught
+
+    def _catch_up(self, base: LexicalIndex, version: str) -> LexicalIndex:
+        """`base` brought to the store's chunks by their ids: chunks it lacks are read from
+        the store (their new sentences embedded), chunks the store lost are dropped."""
+        ids = self.store.ids()
+        known = base.alive_ids()
+        removed = known - ids
+        added = self.store.get(sorted(ids - known))
+        if not added and not removed:
+            return base.at(version)
+        vectors = self._sentence_vectors(added, base.sentence_vectors)
+        return base.apply(added, removed, vectors, version)
+
+    def _sentence_vectors(
+        self, records: Sequence[ChunkRecord], known: SentenceVectors
+    ) -> dict[str, np.ndarray]:
+        """Vectors of the chunks' sentences that `known` lacks, embedded now."""
+        texts = sorted({r.text[a:b] for r in records for a, b in sentence_spans(r.text)})
+        missing = [t for t, v in zip(texts, known.lookup(texts), strict=True) if v is None]
+        fresh: dict[str, np.ndarray] = {}
+        for i in range(0, len(missing), 1024):
+            batch = missing[i : i + 1024]
+            fresh.update(zip(batch, self.embedder.embed(batch), strict=True))
+        return fresh
+
+    def _save(self, lexical: LexicalIndex) -> None:
+        try:
+            lexical.save(self.bm25_dir)
+        except OSError:
+            pass  # a read-only data dir still answers; the copy lives in memory
+
     def documents(self) -> list[DocumentInfo]:
-        """One entry per indexed article; listed again only when the store's version changed
-        (the chat page asks on every interaction)."""
-        version = self.store.version()
-        with self._lock:
-            if self._documents is None or self._documents[0] != version:
-                self._documents = (version, self._list_documents())
-            return [doc.model_copy() for doc in self._documents[1]]
+        """One entry per indexed article."""
+        metadata = self.store.metadata()
+        if metadata.get("embed_model") not in (None, self.embedder.name):
+            return self._list_documents()  # another model's index: no copy to catch up
+        return self.lexical(str(metadata.get("version", ""))).documents()
 
     def _list_documents(self) -> list[DocumentInfo]:
         docs: dict[str, DocumentInfo] = {}
@@ -135,15 +211,33 @@ class Indexer:
     def delete_documents(self, doc_ids: set[str]) -> int:
         """Remove every chunk of the given documents; returns how many documents were found."""
         with self._lock:
-            stale = [
-                r for r in self.store.records(include_text=False) if r.metadata["doc_id"] in doc_ids
-            ]
-            if not stale:
+            lexical = self.lexical()
+            found = lexical.doc_records(doc_ids)
+            if not found:
                 return 0
-            self.store.touch()
-            self.store.delete([r.chunk_id for r in stale])
-            self._refresh_lexical()
-            return len({r.metadata["doc_id"] for r in stale})
+            stale = [r.chunk_id for records in found.values() for r in records]
+            self._commit(lexical, [], stale, lambda: {})
+            return len(found)
+
+    def _commit(
+        self,
+        lexical: LexicalIndex,
+        added: Sequence[ChunkRecord],
+        stale: Sequence[str],
+        write: Callable[[], Mapping[str, np.ndarray]],
+    ) -> None:
+        """Write to the store (`write` adds the chunks and returns their new sentence
+        vectors), delete `stale`, and move the lexical copy on by the same change."""
+        started = self.store.touch()
+        vectors = write()
+        self.store.delete(list(stale))
+        others = self.store.version() != started  # another process wrote meanwhile
+        version = self.store.touch()
+        updated = lexical.apply(added, stale, vectors, version)
+        if others or self.store.count() != len(updated):
+            updated = self._catch_up(updated, version)
+        self._save(updated)
+        self._lexical = updated
 
     def sync(
         self, scan: CorpusScan, rebuild: bool = False, progress: Progress | None = None
@@ -151,74 +245,82 @@ class Indexer:
         started = time.perf_counter()
         with self._lock:
             if rebuild:
+                old = self._usable(self._lexical) or self._usable(LexicalIndex.load(self.bm25_dir))
+                known = old.sentence_vectors if old else SentenceVectors([])
                 self.store.drop()
+                lexical = LexicalIndex("", embed_model=self.embedder.name)
             else:
                 self.store.check_model()
                 self.store.check_chunking()
+                lexical = self.lexical()
+                known = lexical.sentence_vectors
             report = IngestReport(skipped=list(scan.skipped))
-            existing: dict[str, list[ChunkRecord]] = {}
-            for record in self.store.records(include_text=False):
-                existing.setdefault(record.metadata["doc_id"], []).append(record)
+            existing = lexical.doc_records(a.doc_id for a in scan.articles)
 
             to_write: list[ChunkRecord] = []
             stale_ids: list[str] = []
             for article in scan.articles:
-                old = existing.get(article.doc_id, [])
-                current = [r for r in old if r.metadata.get("doc_sha") == article.sha256]
+                old_records = existing.get(article.doc_id, [])
+                current = [r for r in old_records if r.metadata.get("doc_sha") == article.sha256]
                 stale_ids.extend(
-                    r.chunk_id for r in old if r.metadata.get("doc_sha") != article.sha256
+                    r.chunk_id for r in old_records if r.metadata.get("doc_sha") != article.sha256
                 )
                 if current and len(current) == current[0].metadata.get("doc_chunks"):
                     report.unchanged += 1
                     continue
-                if old:
+                if old_records:
                     report.updated += 1
                 else:
                     report.added += 1
                 to_write.extend(article_chunks(article, self.config))
 
-            scanned = {a.doc_id for a in scan.articles}
-            for doc_id, records in existing.items():
-                source = Path(records[0].metadata.get("source", ""))
-                if doc_id not in scanned and any(source.is_relative_to(f) for f in scan.folders):
-                    report.removed += 1
+            if scan.folders:
+                scanned = {a.doc_id for a in scan.articles}
+                gone = [
+                    doc_id
+                    for doc_id, source in lexical.sources().items()
+                    if doc_id not in scanned
+                    and any(Path(source).is_relative_to(f) for f in scan.folders)
+                ]
+                report.removed = len(gone)
+                for records in lexical.doc_records(gone).values():
                     stale_ids.extend(r.chunk_id for r in records)
 
             if to_write or stale_ids or rebuild:
-                self.store.touch()
-                self._write(to_write, progress)
-                self.store.delete(stale_ids)
-                self._refresh_lexical()
+                self._commit(
+                    lexical, to_write, stale_ids, lambda: self._write(to_write, progress, known)
+                )
             report.embedded = len(to_write)
             report.chunks = self.store.count()
             report.seconds = round(time.perf_counter() - started, 3)
             return report
 
-    def _write(self, records: list[ChunkRecord], progress: Progress | None) -> None:
+    def _write(
+        self, records: list[ChunkRecord], progress: Progress | None, known: SentenceVectors
+    ) -> dict[str, np.ndarray]:
+        """Embed `records` (headline + chunk) and their sentences that `known` lacks, and
+        write the chunks to the store batch by batch. Returns the vectors of every sentence
+        involved (`known`'s too: a rebuild starts from no copy)."""
         total = len(records)
+        vectors: dict[str, np.ndarray] = {}
         if progress:
             progress(0, total)
         for i in range(0, total, EMBED_BATCH):
             batch = records[i : i + EMBED_BATCH]
-            vectors = self.embedder.embed(
-                [embedding_text(r.metadata["title"], r.text) for r in batch]
+            chunks = [embedding_text(r.metadata["title"], r.text) for r in batch]
+            texts = sorted(
+                {r.text[a:b] for r in batch for a, b in sentence_spans(r.text)} - vectors.keys()
             )
-            self.store.add(batch, vectors)
+            missing = []
+            for text, vector in zip(texts, known.lookup(texts), strict=True):
+                if vector is None:
+                    missing.append(text)
+                else:
+                    vectors[text] = vector
+            # one call: the embedder sorts chunks and sentences by length into its batches
+            embedded = self.embedder.embed(chunks + missing)
+            vectors.update(zip(missing, embedded[len(chunks) :], strict=True))
+            self.store.add(batch, embedded[: len(chunks)])
             if progress:
                 progress(min(i + EMBED_BATCH, total), total)
-
-    def _build_lexical(self, version: str) -> LexicalIndex:
-        """BM25 and sentence vectors for the store as it is now; sentences an earlier copy
-        already embedded (this process's, else the one saved on disk) are not embedded again."""
-        if self._lexical is not None and self._lexical.embed_model == self.embedder.name:
-            known = self._lexical.sentence_vectors
-        else:
-            known = LexicalIndex.saved_vectors(self.bm25_dir, self.embedder.name)
-        lexical = LexicalIndex.build(self.store.records(), version)
-        lexical.embed_sentences(self.embedder, known)
-        return lexical
-
-    def _refresh_lexical(self) -> None:
-        lexical = self._build_lexical(self.store.touch())
-        lexical.save(self.bm25_dir)
-        self._lexical = lexical
+        return vectors

@@ -13,10 +13,10 @@ import numpy as np
 from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
-from rag.index import Indexer, published_ordinal
+from rag.index import Indexer, chunk_spans, published_ordinal
 from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
-from rag.question import Focus, fits_time, focus, signals
+from rag.question import Focus, focus, signals
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, base_form, normalise, sentence_spans, terms, words
 from rag.timeline import Span, Window, dated_in, iso_dates, untimed
@@ -137,7 +137,7 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
             continue
-        corrected = lexical.correct(word) if lexical.records else lower
+        corrected = lexical.correct(word) if len(lexical) else lower
         analysis.terms.append(normalise(corrected or word))
         if (base := base_form(lower)) is not None:
             analysis.terms.append(base)  # "met" also finds "meeting"
@@ -233,27 +233,20 @@ class HybridRetriever:
         lexical = lexical or self.indexer.lexical()
         analysis = analyse(question, lexical)
         vector = self.embedder.embed(_query_texts(question, analysis.focus))[0]
-        n = min(max(self.candidates, 4 * k), len(lexical.records))
+        n = min(max(self.candidates, 4 * k), len(lexical))
 
         fused: dict[str, float] = {}
         records: dict[str, ChunkRecord] = {}
         dense = self.store.query(vector, n, dates.where()) if n else []
-        known = lexical.by_id
-        dense = [(chunk_id, similarity) for chunk_id, similarity in dense if chunk_id in known]
-        for rank, (chunk_id, _similarity) in enumerate(dense):
+        live = ((lexical.record(chunk_id), chunk_id) for chunk_id, _ in dense)
+        for rank, (record, chunk_id) in enumerate((r, c) for r, c in live if r is not None):
             fused[chunk_id] = 1.0 / (RRF_K + rank + 1)
-            records[chunk_id] = known[chunk_id]
+            records[chunk_id] = record
 
         named = terms(untimed(analysis.question))  # "May" also finds "Mei"; "14 May" does not
         spelt = [v for t in named for v in sorted(lexical.variants.get(t, ()))]
-        scores = lexical.scores(analysis.terms + spelt)
-        if not dates.is_open:
-            admitted = np.fromiter((dates.admits(r.metadata) for r in lexical.records), bool)
-            scores = np.where(admitted, scores, 0.0)
-        for rank, i in enumerate(_top(scores, n)):
-            if scores[i] <= 0:
-                break
-            record = lexical.records[int(i)]
+        window = None if dates.is_open else dates.bounds()
+        for rank, (record, _score) in enumerate(lexical.top(analysis.terms + spelt, n, window)):
             fused[record.chunk_id] = fused.get(record.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
             records.setdefault(record.chunk_id, record)
 
@@ -311,21 +304,13 @@ class HybridRetriever:
                     value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)
                 row += 1
-            if window is not None:
-                if not fits_time(window_years, published, record.text):
+            if window is not None:  # fits_time(window, published, record.text), dates saved
+                dated = chunk_spans(record)
+                if window_years is not None and not window_years.admits(published, dated):
                     best -= YEAR_PENALTY
-                elif not fits_time(window, published, record.text):
+                elif not window.admits(published, dated):
                     best -= MONTH_PENALTY
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])
         return scored
 
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` highest scores, best first, ties in index order (as a full stable
-    sort would give) without sorting every chunk of a large corpus."""
-    if n >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    threshold = np.partition(scores, len(scores) - n)[len(scores) - n]
-    above = np.flatnonzero(scores >= threshold)
-    return above[np.argsort(-scores[above], kind="stable")][:n]

@@ -184,6 +184,35 @@ class ChunkStore:
                 yield ChunkRecord(chunk_id, text or "", dict(meta or {}))
             offset += len(ids)
 
+    def ids(self) -> set[str]:
+        """The id of every chunk (no texts or metadata: a copy catching up compares ids)."""
+        collection = self._get(create=False)
+        found: set[str] = set()
+        if collection is None:
+            return found
+        offset = 0
+        while True:
+            page = collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+            if not page:
+                return found
+            found.update(page)
+            offset += len(page)
+
+    def get(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
+        """The chunks with these ids (those that exist)."""
+        collection = self._get(create=False)
+        found: list[ChunkRecord] = []
+        if collection is None:
+            return found
+        for i in range(0, len(chunk_ids), _PAGE):
+            page = collection.get(
+                ids=list(chunk_ids[i : i + _PAGE]), include=["metadatas", "documents"]
+            )
+            texts = page.get("documents") or [""] * len(page["ids"])
+            for chunk_id, text, meta in zip(page["ids"], texts, page["metadatas"], strict=True):
+                found.append(ChunkRecord(chunk_id, text or "", dict(meta or {})))
+        return found
+
     def query(
         self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:

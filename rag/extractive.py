@@ -11,207 +11,63 @@ two-part question; when the evidence cannot meet that, the composer abstains.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from rag.answer import (
     ABSTENTION,
     Composition,
-    Sentence,
     make_citation,
     passage_sentences,
     time_scoped_abstention,
 )
 from rag.answer_types import REQUIRED, AnswerType, expected_type, has_type
+from rag.candidate import (
+    CONTINUES,
+    PERSONAL_PRONOUN,
+    QUOTED_PRONOUN,
+    SETTINGS,
+    Candidate,
+    claim,
+    dated_by_previous,
+    event_clauses,
+    fits,
+    happened,
+    in_role,
+    missing_settings,
+    narrowed,
+    only_later,
+    previous_sentence,
+    subject_of,
+    timely,
+    told,
+)
 from rag.embeddings import Embedder
-from rag.joint import agreed_to, telling_clauses
+from rag.joint import agreed_to
 from rag.lexical import LexicalIndex
 from rag.question import (
     Focus,
     Part,
-    acts,
     fits_time,
     mentions,
     signals,
-    speech,
     surname_will_do,
-    weekdays,
 )
 from rag.retrieve import Retrieval, analyse, sentence_terms
-from rag.text import sentence_spans, terms, words
+from rag.text import terms, words
 from rag.timeline import (
     FUTURE,
     Window,
     dated_in,
-    dates_in,
-    parse_published,
     stated_when,
     untimed,
     with_dates,
 )
-from rag.types import Passage
 
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
 TOPIC_WEIGHT = 2.0  # "what did May say about Russia": "Russia" is what the answer must address
-# A sentence opening with one of these continues the one before it.
-_CONTINUES = re.compile(
-    r"^\W*(?:he|she|they|it|his|her|their|this|that|these|those|then|there)\b"
-    r"|^\W*[“\"][^”\"]+[”\"]\W*(?:\w+\W+){0,2}(?:said|says|told|added|stressed|noted)\b",
-    re.I,
-)  # or a quotation attributed after the fact: "“... remains real,” said the head of ..."
-
-
-_PERSONAL_PRONOUN = re.compile(r"^\W*(?:he|she)\b", re.I)
-# "“I am here today ...,” he said.": who he is, the sentence before says
-_QUOTED_PRONOUN = re.compile(r"[”\"]\W*(?:he|she)\s+(?:said|says|added|told|stressed)\b", re.I)
-
-
-def _subject_of(sentence: str, speaker: frozenset[str]) -> bool:
-    """The asked speaker is the one who speaks or acts in the sentence."""
-    return speech(sentence, speaker) == 1.0 or acts(sentence, speaker) == 1.0
-
-
-def _previous_sentence(text: str, start: int) -> str:
-    """The sentence of `text` that ends right before offset `start` ("" if none)."""
-    before = sentence_spans(text[:start])
-    return text[before[-1][0] : before[-1][1]] if before else ""
-
-
-@dataclass(eq=False)
-class Candidate:
-    sentence: Sentence
-    passage: Passage
-    vector: np.ndarray
-    terms: frozenset[str]
-    semantic: float
-    related: float
-    typed: bool
-    spoke: float  # 1: the asked speaker's words, 0.5: someone's words
-    score: float = 0.0
-
-    @property
-    def n_words(self) -> int:
-        return len(words(self.sentence.text))
-
-
-def _narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:
-    """ "in August 2016", "on Monday": the sentences of that time or day. A window given as a
-    date leaves nothing when nothing fits it; a vaguer one ("last summer") and a weekday only
-    narrow when something fits (and, in `_chosen`, when what fits answers)."""
-    window = asked.window
-    pool = [c for c in fitting if fits(c, window)]
-    if not pool and window is not None and not window.certain:
-        pool = fitting
-    if asked.days:
-        pool = [c for c in pool if asked.days & weekdays(c.sentence.text)] or pool
-    return pool
-
-
-def fits(candidate: Candidate, window: Window | None) -> bool:
-    """A sentence fits the question's time if its article was published then or it names a
-    time then (an article without a date: if any of the passage does). One that names no
-    time and continues the sentence before it (“…,” Pompeo said.) has that sentence's time."""
-    published = candidate.passage.published
-    if fits_time(window, published, candidate.sentence.text) or (
-        published is None and fits_time(window, None, candidate.passage.text)
-    ):
-        return True
-    return _dated_by_previous(candidate, window)
-
-
-def _in_role(asked: Focus, passage: Passage, sentence: Sentence) -> bool:
-    """For "which minister ...?", the sentence or the one before it names the role ("Experts
-    said ... ." then "... said Andrei Kurtunov"): a name near no such role is someone else."""
-    if not asked.role:
-        return True
-    text = sentence.text + " " + _previous_sentence(passage.text, sentence.start)
-    return bool(asked.role & frozenset(terms(text)))
-
-
-def _only_later(asked: Focus, text: str, published: str | None) -> bool:
-    """Asked when something happened, the sentence's only dates come after its article was
-    written ("not interfere in the US 2020 election" in 2019): they are no answer."""
-    day = parse_published(published)
-    if asked.wanted is not AnswerType.DATE or not asked.past or day is None:
-        return False
-    spans = dates_in(text, published)
-    return bool(spans) and all(span.start > day for span in spans)
-
-
-def _timely(candidate: Candidate, window: Window | None) -> bool:
-    """A neighbour may join an answer about a time unless it dates itself to before it ("In
-    July 2016, ..." does not follow a sentence about September 2016)."""
-    spans = dates_in(candidate.sentence.text, candidate.passage.published)
-    return window is None or not window.before(spans)
-
-
-def _dated_by_previous(candidate: Candidate, window: Window | None) -> bool:
-    """The sentence names no time, continues the one before it, and that one fits."""
-    text, published = candidate.sentence.text, candidate.passage.published
-    if window is None or not _CONTINUES.match(text) or dates_in(text, published):
-        return False
-    before = _previous_sentence(candidate.passage.text, candidate.sentence.start)
-    return bool(before) and fits_time(window, published, before)
-
-
-_SETTINGS = (AnswerType.DATE, AnswerType.PLACE)
-
-
-def _claim(quote: str) -> str:
-    """A quote as the answer says it: a part of a sentence ends with an ellipsis."""
-    return (
-        quote if quote.rstrip().endswith((".", "!", "?", '"', "”", "’", "'", ")")) else quote + " …"
-    )
-
-
-def _missing_settings(chosen: list[Candidate], asked: Focus) -> set[AnswerType]:
-    """For "when/where did X and Y meet": the time or place the answer does not give yet."""
-    text = " ".join(c.sentence.text for c in chosen)
-    return {kind for kind in _SETTINGS if not has_type(text, kind, asked.own)}
-
-
-def _event_clauses(
-    c: Candidate, asked: Focus, missing: set[AnswerType], lexical: LexicalIndex
-) -> Candidate | None:
-    """The fewest clauses of an account of the asked event that name the event, a party and
-    what the answer lacks: "At the meeting with ... Teresa may, held on the sidelines of the
-    G20 summit in the Chinese Hangzhou" out of a 46-word sentence. None if that is all."""
-    joint = asked.joint
-    if joint is None:
-        return None
-
-    def tells(part: str) -> bool:
-        found = sentence_terms(part, c.passage.doc_id, lexical, joint)
-        return (
-            bool(joint.verbs & found)
-            and bool(joint.parties & found)
-            and any(has_type(part, kind, asked.own) for kind in missing)
-        )
-
-    span = telling_clauses(c.sentence.text, tells)
-    if span is None:
-        return None
-    start, end = span
-    part = Sentence(
-        c.sentence.passage,
-        c.sentence.start + start,
-        c.sentence.start + end,
-        c.sentence.text[start:end],
-    )
-    return replace(c, sentence=part)
-
-
-def _happened(c: Candidate, asked: Focus) -> bool:
-    """The sentence tells of the asked joint event as it happened."""
-    return asked.joint is not None and asked.joint.happened_in(c.sentence.text, c.terms)
-
-
-def _told(c: Candidate, asked: Focus) -> bool:
-    """The sentence tells of the asked joint event (its verb and both parties)."""
-    return asked.joint is not None and asked.joint.told_in(c.terms)
 
 
 class ExtractiveComposer:
@@ -323,11 +179,11 @@ class ExtractiveComposer:
             passage = retrieval.passages[sentence.passage]
             signal = signals(text, asked)
             spoke = signal.speech
-            if spoke == 0.5 and _PERSONAL_PRONOUN.match(text):
+            if spoke == 0.5 and PERSONAL_PRONOUN.match(text):
                 # "He also said ...": he is who spoke or acted in the sentence before, not
                 # anyone it names ("... after talks with Lavrov, Pompeo sent warnings")
-                before = _previous_sentence(passage.text, sentence.start)
-                spoke = 1.0 if _subject_of(before, asked.speaker) else spoke
+                before = previous_sentence(passage.text, sentence.start)
+                spoke = 1.0 if subject_of(before, asked.speaker) else spoke
             found.append(
                 Candidate(
                     sentence=sentence,
@@ -337,8 +193,8 @@ class ExtractiveComposer:
                     semantic=float(similarity),
                     related=float(relatedness),
                     typed=signal.holds_answer(float(similarity))
-                    and not _only_later(asked, text, passage.published)
-                    and _in_role(asked, passage, sentence),
+                    and not only_later(asked, text, passage.published)
+                    and in_role(asked, passage, sentence),
                     spoke=spoke,
                 )
             )
@@ -383,7 +239,7 @@ class ExtractiveComposer:
             return []  # the evidence shares words with the question but is about else
         if asked.joint:
             # "when did Putin and May meet": the sentences where both take part in that event
-            told = [c for c in pool if _happened(c, asked)] or [c for c in pool if _told(c, asked)]
+            told = [c for c in pool if happened(c, asked)] or [c for c in pool if told(c, asked)]
             if reported and not told:
                 return []  # the articles tell of it, but not in the asked time
             pool = told or pool
@@ -434,7 +290,7 @@ class ExtractiveComposer:
         if c.spoke != 1:
             return False
         after = self._next(c, fitting)
-        if after is not None and _CONTINUES.match(after.sentence.text):
+        if after is not None and CONTINUES.match(after.sentence.text):
             return mentions(c.terms | after.terms, asked.named_topic)
         return mentions(c.terms, asked.named_topic)
 
@@ -516,14 +372,14 @@ class ExtractiveComposer:
         for c in picked:
             after = self._next(c, fitting)
             # "He added ...": a sentence that leans on a chosen one comes with it ...
-            leaning = after if after is not None and _CONTINUES.match(after.sentence.text) else None
+            leaning = after if after is not None and CONTINUES.match(after.sentence.text) else None
             # ... and one that opens with "He" comes after the sentence that says who he is,
             # one that has the asked time from the sentence before after that sentence.
             leads = (
-                _PERSONAL_PRONOUN.match(c.sentence.text) or _QUOTED_PRONOUN.search(c.sentence.text)
+                PERSONAL_PRONOUN.match(c.sentence.text) or QUOTED_PRONOUN.search(c.sentence.text)
             ) or (
                 not fits_time(window, c.passage.published, c.sentence.text)
-                and _dated_by_previous(c, window)
+                and dated_by_previous(c, window)
             )
             before = self._previous(c, fitting) if leads else None
             chosen += [o for o in (before, c, leaning) if o is not None and o not in chosen]
@@ -554,9 +410,9 @@ class ExtractiveComposer:
             if c is not None
             and c not in chosen
             and c.score >= self.adjacent_ratio * first.score
-            and _timely(c, asked.window)
+            and timely(c, asked.window)
         ]
-        if asked.wanted in _SETTINGS and _happened(first, asked):
+        if asked.wanted in SETTINGS and happened(first, asked):
             adjacent, pool = [], []  # "when did they meet": its time and place, nothing else
         for c in joint + adjacent + pool:
             if len(chosen) >= self.max_sentences:
@@ -598,20 +454,20 @@ class ExtractiveComposer:
         joint = [
             c
             for c in pool
-            if _happened(c, asked) and c.semantic >= self.joint_meaning_floor * first.semantic
+            if happened(c, asked) and c.semantic >= self.joint_meaning_floor * first.semantic
         ]
         # "the pair agreed to meet": reports of the parties meeting say where and when (they
         # speak of meeting, not of agreeing: the verb and the parties are the bar)
         planned = frozenset().union(
-            *(agreed_to(c.sentence.text) for c in chosen + joint if _told(c, asked))
+            *(agreed_to(c.sentence.text) for c in chosen + joint if told(c, asked))
         )
         joint += [c for c in pool if planned & c.terms and parties <= c.terms and c not in joint]
-        if asked.wanted not in _SETTINGS:
+        if asked.wanted not in SETTINGS:
             return joint
-        missing = _missing_settings(chosen, asked)
+        missing = missing_settings(chosen, asked)
         for c in joint:
             if any(has_type(c.sentence.text, kind, asked.own) for kind in missing):
-                return [_event_clauses(c, asked, missing, lexical) or c]
+                return [event_clauses(c, asked, missing, lexical) or c]
         return []
 
     def compose(self, retrieval: Retrieval, lexical: LexicalIndex) -> Composition:
@@ -633,10 +489,10 @@ class ExtractiveComposer:
             return ABSTENTION
         citations = [make_citation(n, c.passage, c.sentence) for n, c in enumerate(chosen, start=1)]
         if asked.window is None and asked.wanted is not AnswerType.DATE:
-            text = " ".join(f"{_claim(c.quote)} [{c.n}]" for c in citations)
+            text = " ".join(f"{claim(c.quote)} [{c.n}]" for c in citations)
             return Composition(text, citations)
         # a question about a time, or "when": the answer says when, relative dates resolved
-        text = " ".join(f"{_claim(with_dates(c.quote, c.published))} [{c.n}]" for c in citations)
+        text = " ".join(f"{claim(with_dates(c.quote, c.published))} [{c.n}]" for c in citations)
         if asked.window is None:
             return Composition(text, citations)
         lead = stated_when(asked.window, [(c.published, c.quote) for c in citations])
@@ -650,10 +506,10 @@ class ExtractiveComposer:
         question_terms: set[str],
     ) -> list[Candidate] | None:
         """The sentences of the answer, in order; None when the evidence does not answer."""
-        reported = any(_told(c, asked) for c in candidates)
+        reported = any(told(c, asked) for c in candidates)
         years = asked.window.years() if asked.window else None
         fitting = [c for c in candidates if fits(c, years)]
-        pool = _narrowed(fitting, asked)
+        pool = narrowed(fitting, asked)
         opening = self._opening(pool, asked, fitting, reported)
         if not opening and asked.window is not None and not asked.window.certain:
             pool = fitting  # a vague window only narrows when what fits it answers
@@ -664,12 +520,10 @@ class ExtractiveComposer:
         if parts is None:
             return None
         chosen = self._with_neighbours(opening + parts, fitting, asked.window)[: self.max_sentences]
-        if asked.wanted in _SETTINGS:
+        if asked.wanted in SETTINGS:
             # "when did they meet": of an account of it, the clauses that tell it and when
             chosen = [
-                (_event_clauses(c, asked, {asked.wanted}, lexical) or c)
-                if _happened(c, asked)
-                else c
+                (event_clauses(c, asked, {asked.wanted}, lexical) or c) if happened(c, asked) else c
                 for c in chosen
             ]
         chosen = self._filled(chosen, pool, fitting, question_terms, opening[0], asked, lexical)
@@ -695,7 +549,7 @@ class ExtractiveComposer:
             and c.semantic >= self.corroboration_ratio * first.semantic
             and (not asked.topic or mentions(c.terms, asked.topic))
             and (not asked.speaker or c.spoke >= 0.5)
-            and (asked.joint is None or _happened(c, asked))
+            and (asked.joint is None or happened(c, asked))
             and dated_in(window, c.sentence.text, c.passage.published)
             and all(float(c.vector @ o.vector) <= 0.9 for o in chosen)
         ]

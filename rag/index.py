@@ -142,9 +142,7 @@ class Indexer:
         mine = self._usable(self._lexical)
         saved = None
         if mine is None or LexicalIndex.saved_version(self.bm25_dir) == version:
-            saved = self._usable(
-                LexicalIndex.load(self.bm25_dir, mine.segments if mine else ())
-            )
+            saved = self._usable(LexicalIndex.load(self.bm25_dir, mine.segments if mine else ()))
         for copy in (saved, mine):
             if copy is not None and copy.version == version:
                 return copy

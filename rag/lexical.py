@@ -279,8 +279,8 @@ class LexicalIndex:
             for i, rows, tf in postings:
                 lengths = self.segments[i].arrays["lengths"][rows]
                 frequency = tf.astype(np.float64)
-                scores[i][rows] += idf * frequency / (
-                    K1 * ((1 - B) + B * lengths / average) + frequency
+                scores[i][rows] += (
+                    idf * frequency / (K1 * ((1 - B) + B * lengths / average) + frequency)
                 )
         return scores
 
@@ -543,9 +543,7 @@ class LexicalIndex:
                     opened.get(e["name"]) or Segment.open(folder / e["name"]) for e in entries
                 ]
                 dead = [frozenset(e["dead"]) for e in entries]
-                return cls(
-                    str(manifest["version"]), segments, dead, str(manifest["embed_model"])
-                )
+                return cls(str(manifest["version"]), segments, dead, str(manifest["embed_model"]))
             except FileNotFoundError:
                 continue  # a writer replaced the manifest and removed what it named: again
             except (OSError, ValueError, KeyError, TypeError):

@@ -313,4 +313,3 @@ class HybridRetriever:
             scored.append((record, best + FUSION_WEIGHT * fused_score / top_fused))
         scored.sort(key=lambda item: -item[1])
         return scored
-

@@ -167,11 +167,11 @@ def event_clauses(
     return replace(c, sentence=part)
 
 
-def happened(c: Candidate, asked: Focus) -> bool:
+def event_happened(c: Candidate, asked: Focus) -> bool:
     """The sentence tells of the asked joint event as it happened."""
     return asked.joint is not None and asked.joint.happened_in(c.sentence.text, c.terms)
 
 
-def told(c: Candidate, asked: Focus) -> bool:
+def tells_event(c: Candidate, asked: Focus) -> bool:
     """The sentence tells of the asked joint event (its verb and both parties)."""
     return asked.joint is not None and asked.joint.told_in(c.terms)

@@ -33,16 +33,16 @@ from rag.candidate import (
     claim,
     dated_by_previous,
     event_clauses,
+    event_happened,
     fits,
-    happened,
     in_role,
     missing_settings,
     narrowed,
     only_later,
     previous_sentence,
     subject_of,
+    tells_event,
     timely,
-    told,
 )
 from rag.embeddings import Embedder
 from rag.joint import agreed_to
@@ -239,7 +239,9 @@ class ExtractiveComposer:
             return []  # the evidence shares words with the question but is about else
         if asked.joint:
             # "when did Putin and May meet": the sentences where both take part in that event
-            told = [c for c in pool if happened(c, asked)] or [c for c in pool if told(c, asked)]
+            told = [c for c in pool if event_happened(c, asked)] or [
+                c for c in pool if tells_event(c, asked)
+            ]
             if reported and not told:
                 return []  # the articles tell of it, but not in the asked time
             pool = told or pool
@@ -412,7 +414,7 @@ class ExtractiveComposer:
             and c.score >= self.adjacent_ratio * first.score
             and timely(c, asked.window)
         ]
-        if asked.wanted in SETTINGS and happened(first, asked):
+        if asked.wanted in SETTINGS and event_happened(first, asked):
             adjacent, pool = [], []  # "when did they meet": its time and place, nothing else
         for c in joint + adjacent + pool:
             if len(chosen) >= self.max_sentences:
@@ -454,12 +456,12 @@ class ExtractiveComposer:
         joint = [
             c
             for c in pool
-            if happened(c, asked) and c.semantic >= self.joint_meaning_floor * first.semantic
+            if event_happened(c, asked) and c.semantic >= self.joint_meaning_floor * first.semantic
         ]
         # "the pair agreed to meet": reports of the parties meeting say where and when (they
         # speak of meeting, not of agreeing: the verb and the parties are the bar)
         planned = frozenset().union(
-            *(agreed_to(c.sentence.text) for c in chosen + joint if told(c, asked))
+            *(agreed_to(c.sentence.text) for c in chosen + joint if tells_event(c, asked))
         )
         joint += [c for c in pool if planned & c.terms and parties <= c.terms and c not in joint]
         if asked.wanted not in SETTINGS:
@@ -506,7 +508,7 @@ class ExtractiveComposer:
         question_terms: set[str],
     ) -> list[Candidate] | None:
         """The sentences of the answer, in order; None when the evidence does not answer."""
-        reported = any(told(c, asked) for c in candidates)
+        reported = any(tells_event(c, asked) for c in candidates)
         years = asked.window.years() if asked.window else None
         fitting = [c for c in candidates if fits(c, years)]
         pool = narrowed(fitting, asked)
@@ -523,7 +525,9 @@ class ExtractiveComposer:
         if asked.wanted in SETTINGS:
             # "when did they meet": of an account of it, the clauses that tell it and when
             chosen = [
-                (event_clauses(c, asked, {asked.wanted}, lexical) or c) if happened(c, asked) else c
+                (event_clauses(c, asked, {asked.wanted}, lexical) or c)
+                if event_happened(c, asked)
+                else c
                 for c in chosen
             ]
         chosen = self._filled(chosen, pool, fitting, question_terms, opening[0], asked, lexical)
@@ -549,7 +553,7 @@ class ExtractiveComposer:
             and c.semantic >= self.corroboration_ratio * first.semantic
             and (not asked.topic or mentions(c.terms, asked.topic))
             and (not asked.speaker or c.spoke >= 0.5)
-            and (asked.joint is None or happened(c, asked))
+            and (asked.joint is None or event_happened(c, asked))
             and dated_in(window, c.sentence.text, c.passage.published)
             and all(float(c.vector @ o.vector) <= 0.9 for o in chosen)
         ]

@@ -222,7 +222,7 @@ def test_saved_chunk_dates_are_what_the_date_reader_reads(
     live = [dates_in(r.text, r.metadata.get("published") or None) for r in records]
     assert any(live)
     assert all(r.metadata["dates_version"] == rag.index.dates_version() for r in records)
-    assert all(r.metadata["date_spans"] for r, spans in zip(records, live) if spans)
+    assert all(r.metadata["date_spans"] for r, spans in zip(records, live, strict=True) if spans)
     for record, spans in zip(records, live, strict=True):
         assert {(s.start, s.end) for s in rag.index.chunk_spans(record)} == {
             (s.start, s.end) for s in spans

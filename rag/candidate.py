@@ -32,6 +32,12 @@ PERSONAL_PRONOUN = re.compile(r"^\W*(?:he|she)\b", re.I)
 QUOTED_PRONOUN = re.compile(r"[”\"]\W*(?:he|she)\s+(?:said|says|added|told|stressed)\b", re.I)
 
 
+def leans_back(c: Candidate) -> bool:
+    """The sentence needs the one before it to say who speaks ("He also said ...", "“...,”
+    he said.")."""
+    return bool(PERSONAL_PRONOUN.match(c.sentence.text) or QUOTED_PRONOUN.search(c.sentence.text))
+
+
 def subject_of(sentence: str, speaker: frozenset[str]) -> bool:
     """The asked speaker is the one who speaks or acts in the sentence."""
     return speech(sentence, speaker) == 1.0 or acts(sentence, speaker) == 1.0
@@ -58,6 +64,32 @@ class Candidate:
     @property
     def n_words(self) -> int:
         return len(words(self.sentence.text))
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Where the sentence is in its article's cleaned text."""
+        return self.passage.start + self.sentence.start, self.passage.start + self.sentence.end
+
+
+def neighbour(c: Candidate, pool: list[Candidate], before: bool) -> Candidate | None:
+    """The candidate sentence right before (or after) `c` in its article, also when the two
+    are in different chunks (chunks overlap by whole sentences, not always by this one)."""
+    start, end = c.span
+    same = [o for o in pool if o.passage.doc_id == c.passage.doc_id and o is not c]
+    if before:
+        side = [o for o in same if o.span[1] <= start]
+        nearest = max(side, key=lambda o: o.span[1], default=None)
+    else:
+        side = [o for o in same if o.span[0] >= end]
+        nearest = min(side, key=lambda o: o.span[0], default=None)
+    if nearest is None:
+        return None
+    first, second = (nearest, c) if before else (c, nearest)
+    if second.passage.start <= first.span[1]:  # the later one's chunk holds the gap
+        offset = second.passage.start
+        gap = second.passage.text[first.span[1] - offset : second.span[0] - offset]
+        return None if gap.strip() else nearest
+    return nearest if second.span[0] - first.span[1] <= 4 else None  # a paragraph break
 
 
 def narrowed(fitting: list[Candidate], asked: Focus) -> list[Candidate]:

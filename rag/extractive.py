@@ -11,6 +11,7 @@ two-part question; when the evidence cannot meet that, the composer abstains.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -36,8 +37,10 @@ from rag.candidate import (
     event_happened,
     fits,
     in_role,
+    leans_back,
     missing_settings,
     narrowed,
+    neighbour,
     only_later,
     previous_sentence,
     subject_of,
@@ -56,7 +59,7 @@ from rag.question import (
     surname_will_do,
 )
 from rag.retrieve import Retrieval, analyse, sentence_terms
-from rag.text import terms, words
+from rag.text import normalise, terms, words
 from rag.timeline import (
     FUTURE,
     Window,
@@ -66,6 +69,7 @@ from rag.timeline import (
     with_dates,
 )
 
+_BOTH = re.compile(r"\bboth\b|\bin each\b", re.I)  # "shows up in both the 2016 and 2019 ..."
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
 TOPIC_WEIGHT = 2.0  # "what did May say about Russia": "Russia" is what the answer must address
 
@@ -174,22 +178,26 @@ class ExtractiveComposer:
         related = vectors @ retrieval.query_vector  # the whole question, context included
         found = []
         rows = zip(sentences, vectors, semantic, related, strict=True)
+        asked_names = frozenset(normalise(e) for e in retrieval.analysis.entities)
         for sentence, vector, similarity, relatedness in rows:
             text = sentence.text
             passage = retrieval.passages[sentence.passage]
             signal = signals(text, asked)
             spoke = signal.speech
-            if spoke == 0.5 and PERSONAL_PRONOUN.match(text):
+            found_terms = sentence_terms(text, passage.doc_id, lexical, asked.joint)
+            if PERSONAL_PRONOUN.match(text):
                 # "He also said ...": he is who spoke or acted in the sentence before, not
                 # anyone it names ("... after talks with Lavrov, Pompeo sent warnings")
                 before = previous_sentence(passage.text, sentence.start)
-                spoke = 1.0 if subject_of(before, asked.speaker) else spoke
+                if spoke == 0.5 and subject_of(before, asked.speaker):
+                    spoke = 1.0
+                found_terms |= {n for n in asked_names if subject_of(before, frozenset({n}))}
             found.append(
                 Candidate(
                     sentence=sentence,
                     passage=passage,
                     vector=vector,
-                    terms=sentence_terms(text, passage.doc_id, lexical, asked.joint),
+                    terms=found_terms,
                     semantic=float(similarity),
                     related=float(relatedness),
                     typed=signal.holds_answer(float(similarity))
@@ -298,31 +306,13 @@ class ExtractiveComposer:
 
     @staticmethod
     def _previous(c: Candidate, pool: list[Candidate]) -> Candidate | None:
-        """The sentence right before this one in the same passage, if it is a candidate."""
-        preceding = [
-            o
-            for o in pool
-            if o.sentence.passage == c.sentence.passage and o.sentence.end <= c.sentence.start
-        ]
-        if not preceding:
-            return None
-        nearest = max(preceding, key=lambda o: o.sentence.end)
-        gap = c.passage.text[nearest.sentence.end : c.sentence.start]
-        return None if gap.strip() else nearest
+        """The sentence right before this one in its article, if it is a candidate."""
+        return neighbour(c, pool, before=True)
 
     @staticmethod
     def _next(c: Candidate, pool: list[Candidate]) -> Candidate | None:
-        """The sentence right after this one in the same passage, if it is a candidate."""
-        following = [
-            o
-            for o in pool
-            if o.sentence.passage == c.sentence.passage and o.sentence.start >= c.sentence.end
-        ]
-        if not following:
-            return None
-        nearest = min(following, key=lambda o: o.sentence.start)
-        gap = c.passage.text[c.sentence.end : nearest.sentence.start]
-        return None if gap.strip() else nearest
+        """The sentence right after this one in its article, if it is a candidate."""
+        return neighbour(c, pool, before=False)
 
     def _part_answers(
         self, pool: list[Candidate], asked: Focus, lexical: LexicalIndex, first: Candidate
@@ -332,16 +322,46 @@ class ExtractiveComposer:
         if len(asked.parts) < 2:
             return []
         vectors = self.embedder.embed([p.text for p in asked.parts])
-        picked: list[Candidate] = []
+        ranked: list[list[tuple[float, Candidate]]] = []
         for part, vector in zip(asked.parts, vectors, strict=True):
             fitting = [c for c in pool if fits(c, part.window)]
             if not fitting:
                 return None
             score = self._part_scorer(part, vector, lexical)
-            best = max(fitting, key=score)
-            if best is not first and best not in picked:
-                picked.append(best)
+            ranked.append(sorted(((score(c), c) for c in fitting), key=lambda x: -x[0]))
+        best = [r[0][1] for r in ranked]
+        if _BOTH.search(asked.own) and len(ranked) == 2:
+            best = list(self._shared(ranked[0], ranked[1], asked, lexical))
+        picked: list[Candidate] = []
+        for c in best:
+            if c is not first and c not in picked:
+                picked.append(c)
         return picked
+
+    def _shared(
+        self,
+        one: list[tuple[float, Candidate]],
+        two: list[tuple[float, Candidate]],
+        asked: Focus,
+        lexical: LexicalIndex,
+    ) -> tuple[Candidate, Candidate]:
+        """For "which spokesman shows up in both ...": of each part's closest sentences, the
+        pair that names the same thing the question does not ("Peskov" in 2016 and in 2019),
+        else each part's best."""
+        asked_terms = frozenset(analyse(asked.own, lexical).terms)
+
+        def shared(a: Candidate, b: Candidate) -> float:
+            common = (a.terms & b.terms) - asked_terms
+            return max((lexical.idf(t) for t in common if t in lexical.names), default=0.0)
+
+        # the rarer the shared name, the surer it is the one thing asked about ("Peskov", not
+        # "Putin", who is everywhere); the parts' scores decide between equals
+        pairs = [(shared(a, b), sa + sb, a, b) for sa, a in one[:5] for sb, b in two[:5]]
+        found = [pair for pair in pairs if pair[0] > 0 and pair[2] is not pair[3]]
+        if not found:
+            return one[0][1], two[0][1]
+        _, _, a, b = max(found, key=lambda pair: (pair[0], pair[1]))
+        return a, b
 
     def _part_scorer(
         self, part: Part, vector: np.ndarray, lexical: LexicalIndex
@@ -427,15 +447,25 @@ class ExtractiveComposer:
             if not told and c.passage.doc_id not in {o.passage.doc_id for o in chosen}:
                 continue  # other articles come in through the parts of the question or the event
             adds = bool((c.terms - covered) & question_terms)
-            if (
+            if not (
                 told
                 or c in adjacent
                 or c.score >= self.keep_ratio * first.score
                 or (adds and c.score >= self.gain_ratio * first.score)
             ):
-                chosen.append(c)
-                used += c.n_words
-                covered |= c.terms
+                continue
+            # "He also said ...", "“...,” he said.": with the sentence that says who he is
+            before = self._previous(c, fitting) if leans_back(c) else None
+            added = [o for o in (before, c) if o is not None and o not in chosen]
+            if leans_back(c) and before is None:
+                continue
+            if len(chosen) + len(added) > self.max_sentences:
+                continue
+            if used + sum(o.n_words for o in added) > self.max_words:
+                continue
+            chosen += added
+            used += sum(o.n_words for o in added)
+            covered |= c.terms.union(*(o.terms for o in added))
         return chosen
 
     def _other_accounts(
@@ -556,5 +586,6 @@ class ExtractiveComposer:
             and (asked.joint is None or event_happened(c, asked))
             and dated_in(window, c.sentence.text, c.passage.published)
             and all(float(c.vector @ o.vector) <= 0.9 for o in chosen)
+            and not leans_back(c)  # a second source stands alone
         ]
         return chosen + [max(seconds, key=lambda c: c.score)] if seconds else chosen

@@ -1,11 +1,12 @@
 """Incremental sync of articles into the chunk store (Chroma) and the lexical copy.
 
 Sync by content hash: unchanged articles are not re-embedded, changed ones are replaced,
-articles gone from a synced folder are deleted; the lexical copy takes one new segment per
-write, and only sentences it has no vector for are embedded. Writes are ordered so that an
-interrupted run leaves nothing the next run cannot repair: new chunks are written before stale
-ones are deleted, and the store's version is bumped before and after writing, so a copy that
-missed a write sees that it is stale and catches up by comparing chunk ids with Chroma.
+articles gone from a synced folder are deleted. Only the sentences of new chunks are embedded
+(each chunk's vector is the mean of its headline's and its sentences' vectors), and the lexical
+copy takes one new segment per write. Writes are ordered so that an interrupted run leaves
+nothing the next run cannot repair: new chunks are written before stale ones are deleted, and
+the store's version is bumped before and after writing, so a copy that missed a write sees
+that it is stale and catches up by comparing chunk ids with Chroma.
 """
 
 from __future__ import annotations
@@ -68,8 +69,23 @@ def published_ordinal(published: str | None) -> int:
 
 
 def embedding_text(title: str, text: str) -> str:
-    """What gets embedded: the headline gives every chunk its article's topic."""
+    """A chunk with its headline, which gives every chunk its article's topic."""
     return text if text.startswith(title) else f"{title}\n{text}"
+
+
+def chunk_parts(record: ChunkRecord) -> list[str]:
+    """The texts whose vectors make a chunk's: its headline (unless the chunk opens with it)
+    and its sentences."""
+    title, text = str(record.metadata.get("title") or ""), record.text
+    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    parts = sentences if text.startswith(title) or not title else [title, *sentences]
+    return parts or [embedding_text(title, text)]
+
+
+def mean_vector(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """The unit-length mean: a chunk's vector from its parts' (each of unit length)."""
+    mean = np.mean(np.stack(vectors), axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -296,29 +312,27 @@ class Indexer:
     def _write(
         self, records: list[ChunkRecord], progress: Progress | None, known: SentenceVectors
     ) -> dict[str, np.ndarray]:
-        """Embed `records` (headline + chunk) and their sentences that `known` lacks, and
-        write the chunks to the store batch by batch. Returns the vectors of every sentence
-        involved (`known`'s too: a rebuild starts from no copy)."""
+        """Embed the sentences (and headlines) of `records` that `known` lacks, make each
+        chunk's vector from them, and write the chunks to the store batch by batch. Returns
+        the vectors of every text involved (`known`'s too: a rebuild starts from no copy)."""
         total = len(records)
         vectors: dict[str, np.ndarray] = {}
         if progress:
             progress(0, total)
         for i in range(0, total, EMBED_BATCH):
             batch = records[i : i + EMBED_BATCH]
-            chunks = [embedding_text(r.metadata["title"], r.text) for r in batch]
-            texts = sorted(
-                {r.text[a:b] for r in batch for a, b in sentence_spans(r.text)} - vectors.keys()
-            )
+            parts = [chunk_parts(r) for r in batch]
+            texts = sorted({t for p in parts for t in p if t not in vectors})
             missing = []
             for text, vector in zip(texts, known.lookup(texts), strict=True):
                 if vector is None:
                     missing.append(text)
                 else:
                     vectors[text] = vector
-            # one call: the embedder sorts chunks and sentences by length into its batches
-            embedded = self.embedder.embed(chunks + missing)
-            vectors.update(zip(missing, embedded[len(chunks) :], strict=True))
-            self.store.add(batch, embedded[: len(chunks)])
+            if missing:
+                vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
+            chunk_vectors = [mean_vector([vectors[t] for t in p]) for p in parts]
+            self.store.add(batch, np.stack(chunk_vectors))
             if progress:
                 progress(min(i + EMBED_BATCH, total), total)
         return vectors

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -234,7 +234,25 @@ class HybridRetriever:
         analysis = analyse(question, lexical)
         vector = self.embedder.embed(_query_texts(question, analysis.focus))[0]
         n = min(max(self.candidates, 4 * k), len(lexical))
+        candidates = self._candidates(analysis, vector, n, max(self.rerank_pool, k), dates, lexical)
+        scored = self.rerank(analysis, vector, candidates, lexical)
+        chosen = [record for record, _ in scored[:k]]
+        if len(analysis.focus.parts) > 1:
+            chosen = self._with_parts(analysis, chosen, k, n, dates, lexical)
+        score = {record.chunk_id: value for record, value in scored}
+        passages = [to_passage(r, score.get(r.chunk_id, 0.0)) for r in chosen]
+        return Retrieval(passages, analysis, vector, lexical)
 
+    def _candidates(
+        self,
+        analysis: QueryAnalysis,
+        vector: np.ndarray,
+        n: int,
+        pool: int,
+        dates: DateRange,
+        lexical: LexicalIndex,
+    ) -> list[tuple[ChunkRecord, float]]:
+        """The `pool` best chunks of dense and BM25 retrieval, fused by reciprocal rank."""
         fused: dict[str, float] = {}
         records: dict[str, ChunkRecord] = {}
         dense = self.store.query(vector, n, dates.where()) if n else []
@@ -249,12 +267,39 @@ class HybridRetriever:
         for rank, (record, _score) in enumerate(lexical.top(analysis.terms + spelt, n, window)):
             fused[record.chunk_id] = fused.get(record.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
             records.setdefault(record.chunk_id, record)
+        best = sorted(fused, key=lambda cid: -fused[cid])[:pool]
+        return [(records[cid], fused[cid]) for cid in best]
 
-        pool = sorted(fused, key=lambda cid: -fused[cid])[: max(self.rerank_pool, k)]
-        candidates = [(records[cid], fused[cid]) for cid in pool]
-        scored = self.rerank(analysis, vector, candidates, lexical)
-        passages = [to_passage(record, score) for record, score in scored[:k]]
-        return Retrieval(passages, analysis, vector, lexical)
+    def _with_parts(
+        self,
+        analysis: QueryAnalysis,
+        chosen: list[ChunkRecord],
+        k: int,
+        n: int,
+        dates: DateRange,
+        lexical: LexicalIndex,
+    ) -> list[ChunkRecord]:
+        """For a question with several parts ("in 2016 and in 2019", "..., and where did he
+        meet May?"), the best chunk for each part is among the passages: each part is
+        searched and reranked on its own, and its best chunk takes the place of the whole
+        question's weakest when it is not there yet."""
+        parts = analysis.focus.parts
+        vectors = self.embedder.embed([part.text for part in parts])
+        best: list[ChunkRecord] = []
+        for part, vector in zip(parts, vectors, strict=True):
+            asked = analyse(part.text, lexical)
+            asked.focus = replace(asked.focus, window=part.window, parts=[part])
+            found = self._candidates(asked, vector, n, self.rerank_pool, dates, lexical)
+            ranked = self.rerank(asked, vector, found, lexical)
+            if ranked and ranked[0][0] not in best:
+                best.append(ranked[0][0])
+        extra = [r for r in best if r.chunk_id not in {c.chunk_id for c in chosen}]
+        keep = [r for r in chosen if r not in best][: max(k - len(best), 0)]
+        if not extra:
+            return chosen
+        wanted = {r.chunk_id for r in keep} | {r.chunk_id for r in best}
+        ordered = [r for r in chosen if r.chunk_id in wanted] + extra
+        return ordered[:k]
 
     def rerank(
         self,

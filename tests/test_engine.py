@@ -99,6 +99,15 @@ def test_date_filters_limit_the_publication_window(engine: RagEngine) -> None:
         engine.retrieve("Putin", after="2020-01-01", before="2019-01-01")
 
 
+def test_each_part_of_a_question_has_a_passage(engine: RagEngine) -> None:
+    question = (
+        "What did Mueller's report conclude, and how did Putin react to it when Pompeo visited?"
+    )
+    passages = engine.retrieve(question, k=3)  # few passages: each part still gets one
+    assert any("Mueller" in p.text and "insufficient evidence" in p.text for p in passages)
+    assert any("exotic work" in p.text for p in passages)
+
+
 def test_a_date_filter_that_leaves_nothing_says_so(engine: RagEngine) -> None:
     answer = engine.ask("What did Pompeo say?", after="2020-01-01")
     assert answer.abstained and not answer.citations

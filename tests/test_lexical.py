@@ -153,9 +153,7 @@ def test_an_interrupted_save_leaves_the_old_copy(
     assert saved.bm25_scores(["putin"]) == index.bm25_scores(["putin"])
 
 
-def test_a_damaged_copy_is_rebuilt_from_chroma(
-    seeded_copy: Path, embedder: LocalEmbedder
-) -> None:
+def test_a_damaged_copy_is_rebuilt_from_chroma(seeded_copy: Path, embedder: LocalEmbedder) -> None:
     (next((seeded_copy / "bm25").glob("seg-*")) / "texts.bin").write_bytes(b"broken")
     engine = RagEngine(settings(seeded_copy), embedder=embedder)
     assert not engine.ask("What did May say about Russia in July 2016?").abstained

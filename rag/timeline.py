@@ -336,11 +336,11 @@ def _days(
         year = _year_for(month, first, base, ahead)
     else:
         return None
-    # the date is whole, so the base is only a formality: one per year keeps readings shared
-    start = _parse(f"{first} {_MONTHS[month - 1]} {year}", dt.date(year, 1, 1))
-    if start is None or not first <= last <= calendar.monthrange(year, month)[1]:
-        return None
-    end = dt.date(year, month, last)
+    # the day, month and year are all known: the date is built, not parsed (dateparser reads
+    # the expressions whose date depends on when they were written)
+    if not first <= last <= calendar.monthrange(year, month)[1]:
+        return None  # "31 February"
+    start, end = dt.date(year, month, first), dt.date(year, month, last)
     return Span(start, end, "day" if start == end else "days")
 
 

@@ -281,8 +281,8 @@ class HybridRetriever:
     ) -> list[ChunkRecord]:
         """For a question with several parts ("in 2016 and in 2019", "..., and where did he
         meet May?"), the best chunk for each part is among the passages: each part is
-        searched and reranked on its own, and its best chunk takes the place of the whole
-        question's weakest when it is not there yet."""
+        searched and reranked on its own, and its best chunk comes first, before the whole
+        question's others."""
         parts = analysis.focus.parts
         vectors = self.embedder.embed([part.text for part in parts])
         best: list[ChunkRecord] = []
@@ -293,13 +293,9 @@ class HybridRetriever:
             ranked = self.rerank(asked, vector, found, lexical)
             if ranked and ranked[0][0] not in best:
                 best.append(ranked[0][0])
-        extra = [r for r in best if r.chunk_id not in {c.chunk_id for c in chosen}]
-        keep = [r for r in chosen if r not in best][: max(k - len(best), 0)]
-        if not extra:
-            return chosen
-        wanted = {r.chunk_id for r in keep} | {r.chunk_id for r in best}
-        ordered = [r for r in chosen if r.chunk_id in wanted] + extra
-        return ordered[:k]
+        # each part's best first (they answer a part each), then the whole question's others
+        ids = {r.chunk_id for r in best}
+        return (best + [r for r in chosen if r.chunk_id not in ids])[:k]
 
     def rerank(
         self,

@@ -236,11 +236,10 @@ class HybridRetriever:
         n = min(max(self.candidates, 4 * k), len(lexical))
         candidates = self._candidates(analysis, vector, n, max(self.rerank_pool, k), dates, lexical)
         scored = self.rerank(analysis, vector, candidates, lexical)
-        chosen = [record for record, _ in scored[:k]]
+        chosen = scored[:k]
         if len(analysis.focus.parts) > 1:
             chosen = self._with_parts(analysis, chosen, k, n, dates, lexical)
-        score = {record.chunk_id: value for record, value in scored}
-        passages = [to_passage(r, score.get(r.chunk_id, 0.0)) for r in chosen]
+        passages = [to_passage(record, score) for record, score in chosen]
         return Retrieval(passages, analysis, vector, lexical)
 
     def _candidates(
@@ -273,29 +272,29 @@ class HybridRetriever:
     def _with_parts(
         self,
         analysis: QueryAnalysis,
-        chosen: list[ChunkRecord],
+        chosen: list[tuple[ChunkRecord, float]],
         k: int,
         n: int,
         dates: DateRange,
         lexical: LexicalIndex,
-    ) -> list[ChunkRecord]:
+    ) -> list[tuple[ChunkRecord, float]]:
         """For a question with several parts ("in 2016 and in 2019", "..., and where did he
         meet May?"), the best chunk for each part is among the passages: each part is
         searched and reranked on its own, and its best chunk comes first, before the whole
         question's others."""
         parts = analysis.focus.parts
         vectors = self.embedder.embed([part.text for part in parts])
-        best: list[ChunkRecord] = []
+        best: list[tuple[ChunkRecord, float]] = []  # with its score for its part
         for part, vector in zip(parts, vectors, strict=True):
             asked = analyse(part.text, lexical)
             asked.focus = replace(asked.focus, window=part.window, parts=[part])
             found = self._candidates(asked, vector, n, self.rerank_pool, dates, lexical)
             ranked = self.rerank(asked, vector, found, lexical)
-            if ranked and ranked[0][0] not in best:
-                best.append(ranked[0][0])
+            if ranked and ranked[0][0].chunk_id not in {r.chunk_id for r, _ in best}:
+                best.append(ranked[0])
         # each part's best first (they answer a part each), then the whole question's others
-        ids = {r.chunk_id for r in best}
-        return (best + [r for r in chosen if r.chunk_id not in ids])[:k]
+        ids = {r.chunk_id for r, _ in best}
+        return (best + [(r, score) for r, score in chosen if r.chunk_id not in ids])[:k]
 
     def rerank(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 from rag.text import STOPWORDS, normalise, word_matches, words
 from rag.timeline import time_expressions
@@ -205,9 +206,11 @@ def expected_type(question: str) -> AnswerType | None:
     return None
 
 
-def _capitalised_runs(sentence: str) -> list[list[str]]:
+@lru_cache(maxsize=16384)
+def _capitalised_runs(sentence: str) -> tuple[tuple[str, ...], ...]:
     """Runs of capitalised words after the sentence's first word, joined by spaces only:
-    "Dmitry Peskov" is one run, "Osaka, Japan" two."""
+    "Dmitry Peskov" is one run, "Osaka, Japan" two (remembered: a sentence is read for
+    several kinds of answer)."""
     runs: list[list[str]] = []
     current: list[str] = []
     previous_end = -1
@@ -226,7 +229,7 @@ def _capitalised_runs(sentence: str) -> list[list[str]]:
         current = []
     if current:
         runs.append(current)
-    return runs
+    return tuple(tuple(run) for run in runs)
 
 
 def person_names(sentence: str) -> set[str]:

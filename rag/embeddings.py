@@ -135,8 +135,11 @@ class OnnxEmbedder:
     name = LocalEmbedder.name
     max_tokens = 256  # sentence-transformers' max_seq_length for this model
 
-    def __init__(self, cache_dir: Path, batch_size: int = 64, batch_tokens: int = 1024) -> None:
+    def __init__(
+        self, cache_dir: Path, batch_size: int = 64, batch_tokens: int = 1024, spin: bool = False
+    ) -> None:
         self.cache_dir = cache_dir
+        self.spin = spin  # see `_load`
         self.batch_size = batch_size  # for the sentence-transformers fallback
         # A batch holds about this many (padded) tokens: four chunks or thirty sentences.
         # On two cores, 64 chunks at once ran at two thirds of the speed of four at once.
@@ -181,10 +184,12 @@ class OnnxEmbedder:
                 tokenizer.no_padding()  # padded per batch below
                 options = onnxruntime.SessionOptions()
                 options.log_severity_level = 3
-                # Idle threads sleep instead of spinning: on a machine whose cores other
-                # processes share, spinning ran a third slower (60 chunks: 17 vs 25 per second
-                # on 2 busy cores; the same, 48, on idle ones).
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                # For ingest, idle threads sleep instead of spinning: on a machine whose cores
+                # other processes share, spinning ran a third slower (60 chunks: 17 vs 25 per
+                # second on 2 busy cores; the same, 48, on idle ones). For questions, they
+                # spin: a question of 12 words took 4.4 ms with sleeping threads, 3.0 spinning.
+                spinning = "1" if self.spin else "0"
+                options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
                 self._session = onnxruntime.InferenceSession(
                     str(path), options, providers=["CPUExecutionProvider"]
                 )
@@ -266,12 +271,13 @@ class OpenAIEmbedder:
         return matrix / np.where(norms == 0, 1, norms)
 
 
-def make_embedder(settings: Settings) -> Embedder:
+def make_embedder(settings: Settings, questions: bool = False) -> Embedder:
     """The embedder the settings ask for; the local model runs through onnxruntime, exported
-    once into the data directory."""
+    once into the data directory, tuned for the latency of single `questions` or for the
+    throughput of ingest."""
     if settings.embed == "openai":
         return OpenAIEmbedder(settings)
-    return OnnxEmbedder(settings.data_dir / "models")
+    return OnnxEmbedder(settings.data_dir / "models", spin=questions)
 
 
 class CachedEmbedder:

@@ -99,10 +99,12 @@ class RagEngine:
 
     @property
     def query_embedder(self) -> CachedEmbedder:
-        """The embedder for questions and sentences, which recur: cached."""
+        """The embedder for questions and sentences, which recur: cached. The local model
+        answers them from its own session, tuned for latency (loaded once a question comes;
+        a process that only ingests or only answers loads one)."""
         with self._lock:
             if self._query_embedder is None:
-                self._query_embedder = CachedEmbedder(self.embedder)
+                self._query_embedder = CachedEmbedder(make_embedder(self.settings, questions=True))
             return self._query_embedder
 
     @property

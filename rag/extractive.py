@@ -206,7 +206,9 @@ class ExtractiveComposer:
                     spoke=spoke,
                 )
             )
-        own = analyse(asked.own, lexical).terms
+        # retrieval analysed the question; its own words differ only when context was carried
+        analysis = retrieval.analysis
+        own = (analysis if analysis.question == asked.own else analyse(asked.own, lexical)).terms
         # "what happened on 13 May 2019?": no wording to match, only the time
         weights = (
             {}

@@ -28,7 +28,7 @@ from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
-from rag.timeline import Span, dates_in
+from rag.timeline import Span, dates_in, remember, remembered
 from rag.types import DocumentInfo, IngestReport
 
 Progress = Callable[[int, int], None]
@@ -56,6 +56,36 @@ def chunk_spans(record: ChunkRecord) -> tuple[Span, ...]:
     if isinstance(saved, str) and meta.get("dates_version") == dates_version():
         return tuple(_span_of(part) for part in saved.split())
     return dates_in(record.text, meta.get("published") or None)
+
+
+def sentence_dates(text: str, published: str | None) -> str:
+    """The dates of a chunk's sentences, for its metadata: "2=<span> <span>;5=<span>" (by
+    sentence number; the sentences not listed name no time)."""
+    parts = []
+    for i, (start, end) in enumerate(sentence_spans(text)):
+        spans = dates_in(text[start:end], published)
+        if spans:
+            parts.append(f"{i}=" + " ".join(span.saved for span in spans))
+    return ";".join(parts)
+
+
+def remember_sentence_dates(record: ChunkRecord) -> None:
+    """Let `dates_in` take the dates of the chunk's sentences from its metadata, when ingest
+    saved them with today's date reader: reading them is most of a new question's work."""
+    meta = record.metadata
+    saved = meta.get("sentence_dates")
+    if not isinstance(saved, str) or meta.get("dates_version") != dates_version():
+        return
+    published = meta.get("published") or None
+    sentences = [record.text[start:end] for start, end in sentence_spans(record.text)]
+    if all(remembered(sentence, published) for sentence in sentences):
+        return  # with an earlier question
+    dated: dict[int, tuple[Span, ...]] = {}
+    for part in saved.split(";") if saved else ():
+        number, spans = part.split("=", 1)
+        dated[int(number)] = tuple(Span.from_saved(span) for span in spans.split())
+    for i, sentence in enumerate(sentences):
+        remember(sentence, published, dated.get(i, ()))
 
 
 def _span_of(saved: str) -> Span:
@@ -120,6 +150,7 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "url": article.url or "",
                 "event_dates": " ".join(span.iso for span in dated),
                 "date_spans": " ".join(f"{d.start.isoformat()}/{d.end.isoformat()}" for d in dated),
+                "sentence_dates": sentence_dates(chunk.text, article.published),
                 "dates_version": dates_version(),
                 "source": str(article.path.resolve()),
             },

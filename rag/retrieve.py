@@ -13,7 +13,7 @@ import numpy as np
 from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
-from rag.index import Indexer, chunk_spans, published_ordinal
+from rag.index import Indexer, chunk_spans, published_ordinal, remember_sentence_dates
 from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
 from rag.question import Focus, focus, signals
@@ -311,6 +311,8 @@ class HybridRetriever:
         asked = analysis.focus
         question_terms = set(analysis.terms)
         total = sum(lexical.idf(t) for t in question_terms) or 1.0
+        for record, _ in fused:
+            remember_sentence_dates(record)
         spans = [
             [
                 record.text[a:b]

@@ -75,15 +75,19 @@ class Strings(Sequence[str]):
         offsets = _load(folder / f"{name}_off.npy")
         path = folder / f"{name}.bin"
         size = path.stat().st_size
-        blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        # a plain array over the mapping: `np.memmap`'s own indexing runs Python code per access
+        blob = (
+            np.asarray(np.memmap(path, dtype=np.uint8, mode="r")) if size else np.zeros(0, np.uint8)
+        )
         if int(offsets[-1]) != size:
             raise ValueError(f"{path} is {size} bytes, its offsets say {int(offsets[-1])}")
         return cls(blob, offsets)
 
 
 def _load(path: Path) -> np.ndarray:
+    """The array in a .npy file, memory-mapped (as a plain array: see `Strings.open`)."""
     try:
-        return np.load(path, mmap_mode="r")
+        return np.asarray(np.load(path, mmap_mode="r"))
     except ValueError:  # an empty array cannot be mapped
         return np.load(path)
 

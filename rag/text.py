@@ -71,7 +71,13 @@ def _trim(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
 
 def words(text: str) -> list[str]:
     """Word tokens in their original case (apostrophes kept inside words)."""
-    return _WORD.findall(text)
+    return list(_words(text))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    # every candidate sentence is read by several scorers, question after question
+    return tuple(_WORD.findall(text))
 
 
 def word_matches(text: str) -> list[re.Match[str]]:
@@ -87,8 +93,10 @@ def _stemmer() -> Callable[[str], str]:
     return lambda word: stem(word)
 
 
+@lru_cache(maxsize=262144)
 def normalise(word: str) -> str:
-    """Lowercase, drop possessive endings, stem: the form BM25 and overlap scoring compare."""
+    """Lowercase, drop possessive endings, stem: the form BM25 and overlap scoring compare
+    (remembered: the same words recur in every sentence read)."""
     word = word.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]

@@ -38,8 +38,10 @@ _JOINED_NAME = re.compile(rf"\s+(?:and|or|&)\s+(?!{_MONTH}\b)[A-Za-z]", re.I)
 
 
 def _grammar(month: str) -> str:
-    """The expressions of time, with `month` the pattern for month names."""
+    """The expressions of time, with `month` the pattern for month names. Every expression
+    starts a word: the leading \b lets the matcher skip the inside of words quickly."""
     return rf"""
+  \b(?:
     (?P<dm>(?P<dm_day>{_DAY})(?:\s*(?:-|–|to|and)\s*(?P<dm_day2>{_DAY}))?\s+(?:of\s+)?
         (?P<dm_month>{month})\b(?:,?\s+(?P<dm_year>{_YEAR})\b)?)
   | (?P<md>(?P<md_month>{month})\s+(?P<md_day>{_DAY})(?![\d:])(?:,?\s+(?P<md_year>{_YEAR})\b)?)
@@ -58,7 +60,7 @@ def _grammar(month: str) -> str:
   | (?P<bm>\b(?P<bm_lead>{_LEAD})[\s-]+(?P<bm_month>{month})\b(?!['’]s)(?!,?\s+\d)
         (?:\s+(?P<bm_rel>last|next|this)\s+year\b)?)
   | (?P<yr>(?<![\d,.$£€-])\b(?P<yr_year>{_YEAR})\b(?![\d%-]))
-"""
+  )"""
 
 
 # Prose: month names capitalised ("may" is a verb), other words in any case ("Last month").
@@ -134,6 +136,16 @@ class Span:
         if self.end == dt.date.max and self.start != dt.date.min:
             return f"{_day_label(self.start)} onwards"
         return self.label
+
+    @property
+    def saved(self) -> str:
+        """'2016-07-01/2016-07-31/month': the span as index metadata keeps it, grain and all."""
+        return f"{self.start.isoformat()}/{self.end.isoformat()}/{self.grain}"
+
+    @classmethod
+    def from_saved(cls, text: str) -> Span:
+        start, end, grain = text.split("/")
+        return cls(dt.date.fromisoformat(start), dt.date.fromisoformat(end), grain)
 
     @classmethod
     def from_iso(cls, text: str) -> Span:
@@ -509,10 +521,32 @@ def _span(
 _LEADING_BEFORE = re.compile(r"^\W*(?:before|ahead of|prior to)\b", re.I)
 
 
-@lru_cache(maxsize=65536)
+# Dates that ingest read in articles' sentences and saved with their chunks, by (sentence,
+# publication date): `dates_in` looks here before reading a sentence itself.
+_SAVED: dict[tuple[str, str | None], tuple[Span, ...]] = {}
+_SAVED_LIMIT = 200_000
+
+
+def remember(text: str, published: str | None, spans: tuple[Span, ...]) -> None:
+    """What `dates_in(text, published)` gives, as saved at ingest: it will not be read again."""
+    if len(_SAVED) >= _SAVED_LIMIT:
+        _SAVED.clear()  # what was dropped is read again on demand
+    _SAVED[(text, published)] = spans
+
+
+def remembered(text: str, published: str | None) -> bool:
+    return (text, published) in _SAVED
+
+
 def dates_in(text: str, published: str | None) -> tuple[Span, ...]:
     """The times an article's sentence talks about, relative expressions resolved against the
     article's publication date (without one, only absolute dates are kept)."""
+    saved = _SAVED.get((text, published))
+    return saved if saved is not None else _read_dates(text, published)
+
+
+@lru_cache(maxsize=65536)
+def _read_dates(text: str, published: str | None) -> tuple[Span, ...]:
     base = parse_published(published)
     ahead = bool(FUTURE.search(text))
     found = [_span(m, base, None, ahead) for m in _matches(_ARTICLE, text)]

@@ -76,6 +76,7 @@ class RagEngine:
     ) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._given_embedder = embedder  # used for questions too
         self._query_embedder: CachedEmbedder | None = None
         self._remembered = ""  # the index version whose sentence vectors the cache holds
         self._client = chroma_client
@@ -99,12 +100,13 @@ class RagEngine:
 
     @property
     def query_embedder(self) -> CachedEmbedder:
-        """The embedder for questions and sentences, which recur: cached. The local model
-        answers them from its own session, tuned for latency (loaded once a question comes;
-        a process that only ingests or only answers loads one)."""
+        """The embedder for questions and sentences, which recur: cached. Unless one was
+        given, the local model answers them from its own session, tuned for latency (loaded
+        when a question comes: a process that only ingests or only answers loads one)."""
         with self._lock:
             if self._query_embedder is None:
-                self._query_embedder = CachedEmbedder(make_embedder(self.settings, questions=True))
+                inner = self._given_embedder or make_embedder(self.settings, questions=True)
+                self._query_embedder = CachedEmbedder(inner)
             return self._query_embedder
 
     @property

@@ -322,30 +322,36 @@ class HybridRetriever:
             or [record.text]
             for record, _ in fused
         ]
-        vectors = self.embedder.embed([s for sentences in spans for s in sentences])
+        similarities = self.embedder.embed([s for sentences in spans for s in sentences]) @ vector
         top_fused = max(score for _, score in fused)
         window = asked.window
         window_years = window.years() if window else None
+        # the most a sentence's answer type and speaker can add to its score
+        signalled = TYPE_BONUS * (asked.wanted is not None) + SPEAKER_BONUS * bool(asked.speaker)
         scored, row = [], 0
         for (record, fused_score), sentences in zip(fused, spans, strict=True):
-            best = 0.0
             published = record.metadata.get("published") or None
             # an article from outside a narrow window that dates a sentence inside it
             looks_back = window is not None and window.precise and not window.admits(published, ())
             doc_id = str(record.metadata.get("doc_id", ""))
-            for sentence in sentences:
+            plain_values = []  # without the signals, which cost the most to read
+            for sentence, similarity in zip(sentences, similarities[row:], strict=False):
                 found = sentence_terms(sentence, doc_id, lexical, asked.joint)
                 overlap = sum(lexical.idf(t) for t in question_terms & found)
-                signal = signals(sentence, asked)
-                similarity = float(vectors[row] @ vector)
-                value = 0.5 * similarity + 0.5 * overlap / total
-                value += TYPE_BONUS * signal.holds_answer(similarity)
-                value += SPEAKER_BONUS * (signal.speech == 1)
+                value = 0.5 * float(similarity) + 0.5 * overlap / total
                 value += EVENT_BONUS * bool(asked.joint and asked.joint.told_in(found))
                 if looks_back and window is not None:
                     value += DATE_BONUS * dated_in(window, sentence, published)
+                plain_values.append((value, float(similarity), sentence))
+            row += len(sentences)
+            best = 0.0
+            for value, similarity, sentence in sorted(plain_values, key=lambda v: -v[0]):
+                if value + signalled <= best:
+                    break  # no sentence left can beat the best, whatever its signals
+                signal = signals(sentence, asked)
+                value += TYPE_BONUS * signal.holds_answer(similarity)
+                value += SPEAKER_BONUS * (signal.speech == 1)
                 best = max(best, value)
-                row += 1
             if window is not None:  # fits_time(window, published, record.text), dates saved
                 dated = chunk_spans(record)
                 if window_years is not None and not window_years.admits(published, dated):

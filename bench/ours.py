@@ -13,12 +13,15 @@ if TYPE_CHECKING:
     from rag import RagEngine
 
 
-def engine_for(index: Path) -> RagEngine:
-    """An extractive engine over the index in `index`, ignoring any `.env`."""
+def engine_for(index: Path, spin: bool = True) -> RagEngine:
+    """An extractive engine over the index in `index`, ignoring any `.env`. Without `spin`,
+    its model's idle threads sleep even after a question (for a process that runs another
+    model too: the plain pipeline's, whose threads spinning ones would slow)."""
     from rag import RagEngine, Settings
+    from rag.embeddings import make_embedder
 
     settings = Settings(_env_file=None, RAG_DATA_DIR=index, RAG_LLM="extractive", RAG_EMBED="local")
-    return RagEngine(settings)
+    return RagEngine(settings, embedder=None if spin else make_embedder(settings))
 
 
 def _extra(spec: Spec) -> list[Path]:

@@ -182,7 +182,7 @@ def query(spec: Spec) -> QueryResult:
 
     started = time.perf_counter()
     retriever = fusion_retriever(spec.index, open_index(spec.index, embed_model()))
-    engine = engine_for(spec.ours_index)
+    engine = engine_for(spec.ours_index, spin=False)  # torch embeds the plain questions
     # `answer_from` alone would embed every passage sentence at query time; one `retrieve`
     # hands the composer the index's sentence vectors, as our own `ask` has them.
     engine.retrieve(spec.questions[0][0])

@@ -228,3 +228,39 @@ def test_saved_chunk_dates_are_what_the_date_reader_reads(
     monkeypatch.setattr(rag.index, "dates_version", lambda: "another reader")
     monkeypatch.setattr(rag.index, "dates_in", lambda text, published: ("read now",))
     assert rag.index.chunk_spans(records[0]) == ("read now",)
+
+
+def test_saved_sentence_dates_spare_reading_them_again(
+    engine: RagEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest saves what `dates_in` reads in each sentence of a chunk; a question's candidates
+    hand them to `dates_in`, which then does not read those sentences again, and gives the
+    same spans, grain and all. Saved by another date reader, they are not used."""
+    import rag.index
+    import rag.timeline
+    from rag.text import sentence_spans
+    from rag.timeline import dates_in
+
+    records = engine.indexer.lexical().records
+
+    def sentences(record: ChunkRecord) -> list[tuple[str, str | None]]:
+        published = record.metadata.get("published") or None
+        return [(record.text[a:b], published) for a, b in sentence_spans(record.text)]
+
+    expected = {key: dates_in(*key) for record in records for key in sentences(record)}
+    assert any(expected.values()) and not all(expected.values())
+
+    monkeypatch.setattr(rag.timeline, "_SAVED", {})
+    monkeypatch.setattr(rag.index, "dates_version", lambda: "another reader")
+    rag.index.remember_sentence_dates(records[0])
+    assert not rag.timeline._SAVED  # saved by another reader: read again
+
+    monkeypatch.undo()
+    monkeypatch.setattr(rag.timeline, "_SAVED", {})
+    for record in records:
+        rag.index.remember_sentence_dates(record)
+    monkeypatch.setattr(rag.timeline, "_read_dates", lambda *a: pytest.fail(f"read {a}"))
+    assert {key: dates_in(*key) for key in expected} == expected
+    # and a question over the index answers, its dates as before
+    answer = engine.ask("What did May say about Russia in July 2016?")
+    assert not answer.abstained and "July 2016" in answer.text

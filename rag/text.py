@@ -69,14 +69,18 @@ def _trim(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
+_REMEMBERED_WORDS = 600  # characters: a sentence's words are remembered, a chunk's are not
+
+
 def words(text: str) -> list[str]:
     """Word tokens in their original case (apostrophes kept inside words)."""
-    return list(_words(text))
+    return list(_words(text)) if len(text) <= _REMEMBERED_WORDS else _WORD.findall(text)
 
 
 @lru_cache(maxsize=65536)
 def _words(text: str) -> tuple[str, ...]:
-    # every candidate sentence is read by several scorers, question after question
+    # every candidate sentence is read by several scorers, question after question; a whole
+    # chunk's words (tokenised once at ingest) would only fill memory
     return tuple(_WORD.findall(text))
 
 

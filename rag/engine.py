@@ -76,8 +76,8 @@ class RagEngine:
     ) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
-        self._given_embedder = embedder  # used for questions too
-        self._query_embedder: CachedEmbedder | None = None
+        # an embedder given answers questions too; else the local model gets its own session
+        self._query_embedder = CachedEmbedder(embedder) if embedder is not None else None
         self._remembered = ""  # the index version whose sentence vectors the cache holds
         self._client = chroma_client
         self._chat = chat_client
@@ -105,8 +105,7 @@ class RagEngine:
         when a question comes: a process that only ingests or only answers loads one)."""
         with self._lock:
             if self._query_embedder is None:
-                inner = self._given_embedder or make_embedder(self.settings, questions=True)
-                self._query_embedder = CachedEmbedder(inner)
+                self._query_embedder = CachedEmbedder(make_embedder(self.settings, questions=True))
             return self._query_embedder
 
     @property

@@ -11,7 +11,6 @@ that it is stale and catches up by comparing chunk ids with Chroma.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import threading
 import time
@@ -35,6 +34,9 @@ Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
 
 
+DATES_FORMAT = "spans as Span.saved"  # how chunk metadata writes them (part of the version)
+
+
 @lru_cache(maxsize=1)
 def dates_version() -> str:
     """What reads dates in text (`rag.timeline`'s code and dateparser's version): chunk dates
@@ -45,6 +47,7 @@ def dates_version() -> str:
 
     digest = hashlib.sha256(Path(rag.timeline.__file__).read_bytes())
     digest.update(metadata.version("dateparser").encode())
+    digest.update(DATES_FORMAT.encode())
     return digest.hexdigest()[:16]
 
 
@@ -54,7 +57,7 @@ def chunk_spans(record: ChunkRecord) -> tuple[Span, ...]:
     meta = record.metadata
     saved = meta.get("date_spans")
     if isinstance(saved, str) and meta.get("dates_version") == dates_version():
-        return tuple(_span_of(part) for part in saved.split())
+        return tuple(Span.from_saved(part) for part in saved.split())
     return dates_in(record.text, meta.get("published") or None)
 
 
@@ -86,11 +89,6 @@ def remember_sentence_dates(record: ChunkRecord) -> None:
         dated[int(number)] = tuple(Span.from_saved(span) for span in spans.split())
     for i, sentence in enumerate(sentences):
         remember(sentence, published, dated.get(i, ()))
-
-
-def _span_of(saved: str) -> Span:
-    start, end = saved.split("/")
-    return Span(dt.date.fromisoformat(start), dt.date.fromisoformat(end), "range")
 
 
 def published_ordinal(published: str | None) -> int:
@@ -149,7 +147,7 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "published_ord": published_ordinal(article.published),
                 "url": article.url or "",
                 "event_dates": " ".join(span.iso for span in dated),
-                "date_spans": " ".join(f"{d.start.isoformat()}/{d.end.isoformat()}" for d in dated),
+                "date_spans": " ".join(span.saved for span in dated),
                 "sentence_dates": sentence_dates(chunk.text, article.published),
                 "dates_version": dates_version(),
                 "source": str(article.path.resolve()),

@@ -25,7 +25,7 @@ from rag.extractive import ExtractiveComposer
 from rag.index import ChunkingConfig, Indexer, Progress
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
-from rag.store import ChunkStore, connect
+from rag.store import ChunkStore, change_marker, connect
 from rag.types import Answer, DocumentInfo, IndexStatus, IngestReport, Passage
 
 DateLike = dt.date | str | None
@@ -112,9 +112,13 @@ class RagEngine:
     def indexer(self) -> Indexer:
         with self._lock:
             if self._indexer is None:
+                marker = None  # a client given may keep its files anywhere
                 if self._client is None:
                     self._client = connect(self.settings.data_dir, self.settings.chroma_url)
-                store = ChunkStore(self._client, self.settings.embed_name, self.chunking.name)
+                    marker = change_marker(self.settings.data_dir, self.settings.chroma_url)
+                store = ChunkStore(
+                    self._client, self.settings.embed_name, self.chunking.name, marker
+                )
                 self._indexer = Indexer(
                     store, self.embedder, self.chunking, self.settings.data_dir / "bm25"
                 )

@@ -27,14 +27,15 @@ from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
-from rag.timeline import Span, dates_in, remember, remembered
+from rag.timeline import Span, dates_in, remember, remembered, time_offsets
 from rag.types import DocumentInfo, IngestReport
 
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
 
 
-DATES_FORMAT = "spans as Span.saved"  # how chunk metadata writes them (part of the version)
+# How chunk metadata writes what was read (part of the version).
+DATES_FORMAT = "spans as Span.saved; sentence_reads by offsets"
 
 
 @lru_cache(maxsize=1)
@@ -61,34 +62,47 @@ def chunk_spans(record: ChunkRecord) -> tuple[Span, ...]:
     return dates_in(record.text, meta.get("published") or None)
 
 
-def sentence_dates(text: str, published: str | None) -> str:
-    """The dates of a chunk's sentences, for its metadata: "2=<span> <span>;5=<span>" (by
-    sentence number; the sentences not listed name no time)."""
+def sentence_reads(text: str, published: str | None) -> str:
+    """What the date reader reads in each of a chunk's sentences, for its metadata:
+    "0:118=<span> <span>|4:13 20:31;119:240=|", each sentence by its offsets in the chunk
+    with the dates it names (`dates_in`) and where its expressions of time are."""
     parts = []
-    for i, (start, end) in enumerate(sentence_spans(text)):
-        spans = dates_in(text[start:end], published)
-        if spans:
-            parts.append(f"{i}=" + " ".join(span.saved for span in spans))
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        spans = " ".join(span.saved for span in dates_in(sentence, published))
+        times = " ".join(f"{a}:{b}" for a, b in time_offsets(sentence))
+        parts.append(f"{start}:{end}={spans}|{times}")
     return ";".join(parts)
 
 
-def remember_sentence_dates(record: ChunkRecord) -> None:
-    """Let `dates_in` take the dates of the chunk's sentences from its metadata, when ingest
-    saved them with today's date reader: reading them is most of a new question's work."""
+def remember_sentence_reads(record: ChunkRecord) -> None:
+    """Let `dates_in` and `time_expressions` take what they read in the chunk's sentences
+    from its metadata, when ingest saved it with today's date reader: reading them is most
+    of a new question's work. A sentence split otherwise at ingest is read when asked."""
     meta = record.metadata
-    saved = meta.get("sentence_dates")
+    saved = meta.get("sentence_reads")
     if not isinstance(saved, str) or meta.get("dates_version") != dates_version():
         return
     published = meta.get("published") or None
-    sentences = [record.text[start:end] for start, end in sentence_spans(record.text)]
-    if all(remembered(sentence, published) for sentence in sentences):
+    sentences = sentence_spans(record.text)
+    if all(remembered(record.text[start:end], published) for start, end in sentences):
         return  # with an earlier question
-    dated: dict[int, tuple[Span, ...]] = {}
-    for part in saved.split(";") if saved else ():
-        number, spans = part.split("=", 1)
-        dated[int(number)] = tuple(Span.from_saved(span) for span in spans.split())
-    for i, sentence in enumerate(sentences):
-        remember(sentence, published, dated.get(i, ()))
+    read = dict(part.split("=", 1) for part in saved.split(";")) if saved else {}
+    for start, end in sentences:
+        found = read.get(f"{start}:{end}")
+        if found is not None:
+            spans, times = found.split("|")
+            remember(
+                record.text[start:end],
+                published,
+                tuple(Span.from_saved(span) for span in spans.split()),
+                tuple(_offsets(where) for where in times.split()),
+            )
+
+
+def _offsets(where: str) -> tuple[int, int]:
+    start, end = where.split(":")
+    return int(start), int(end)
 
 
 def published_ordinal(published: str | None) -> int:
@@ -148,7 +162,7 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "url": article.url or "",
                 "event_dates": " ".join(span.iso for span in dated),
                 "date_spans": " ".join(span.saved for span in dated),
-                "sentence_dates": sentence_dates(chunk.text, article.published),
+                "sentence_reads": sentence_reads(chunk.text, article.published),
                 "dates_version": dates_version(),
                 "source": str(article.path.resolve()),
             },

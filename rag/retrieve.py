@@ -13,7 +13,7 @@ import numpy as np
 from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
-from rag.index import Indexer, chunk_spans, published_ordinal, remember_sentence_dates
+from rag.index import Indexer, chunk_spans, published_ordinal, remember_sentence_reads
 from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
 from rag.question import Focus, focus, signals
@@ -312,7 +312,7 @@ class HybridRetriever:
         question_terms = set(analysis.terms)
         total = sum(lexical.idf(t) for t in question_terms) or 1.0
         for record, _ in fused:
-            remember_sentence_dates(record)
+            remember_sentence_reads(record)
         spans = [
             [
                 record.text[a:b]

@@ -53,11 +53,11 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def _is_abbreviation(body: str, dot: int) -> bool:
-    word = re.search(r"([\w.]+)$", body[:dot])
-    if not word:
-        return False
-    token = word.group(1).lower().rstrip(".")
-    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+    start = dot  # back over the word (and dots) before the full stop: what [\w.]+$ matches
+    while start and (body[start - 1].isalnum() or body[start - 1] in "_."):
+        start -= 1
+    token = body[start:dot].lower().rstrip(".")
+    return start < dot and (token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()))
 
 
 def _trim(text: str, span: tuple[int, int]) -> tuple[int, int] | None:

@@ -522,17 +522,27 @@ def _span(
 _LEADING_BEFORE = re.compile(r"^\W*(?:before|ahead of|prior to)\b", re.I)
 
 
-# Dates that ingest read in articles' sentences and saved with their chunks, by (sentence,
-# publication date): `dates_in` looks here before reading a sentence itself.
+# What ingest read in articles' sentences and saved with their chunks: the dates, by
+# (sentence, publication date), and the expressions of time, by sentence. `dates_in` and
+# `time_expressions` look here before reading a sentence themselves.
 _SAVED: dict[tuple[str, str | None], tuple[Span, ...]] = {}
+_SAVED_TIMES: dict[str, tuple[tuple[str, int], ...]] = {}
 _SAVED_LIMIT = 200_000
 
 
-def remember(text: str, published: str | None, spans: tuple[Span, ...]) -> None:
-    """What `dates_in(text, published)` gives, as saved at ingest: it will not be read again."""
+def remember(
+    text: str,
+    published: str | None,
+    spans: tuple[Span, ...],
+    expressions: tuple[tuple[int, int], ...],
+) -> None:
+    """What `dates_in(text, published)` and `time_expressions(text)` give (the expressions
+    as offsets in the text), as saved at ingest: the text will not be read again."""
     if len(_SAVED) >= _SAVED_LIMIT:
         _SAVED.clear()  # what was dropped is read again on demand
+        _SAVED_TIMES.clear()
     _SAVED[(text, published)] = spans
+    _SAVED_TIMES[text] = tuple((text[start:end], end) for start, end in expressions)
 
 
 def remembered(text: str, published: str | None) -> bool:
@@ -713,4 +723,12 @@ def untimed(question: str) -> str:
 
 def time_expressions(text: str) -> list[tuple[str, int]]:
     """The expressions of time in an article's sentence, each with its end offset."""
+    saved = _SAVED_TIMES.get(text)
+    if saved is not None:
+        return list(saved)
     return [(m.group(0), m.end()) for m in _matches(_ARTICLE, text)]
+
+
+def time_offsets(text: str) -> tuple[tuple[int, int], ...]:
+    """Where `time_expressions(text)` are in the text, for saving them."""
+    return tuple(m.span() for m in _matches(_ARTICLE, text))

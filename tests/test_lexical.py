@@ -17,6 +17,7 @@ from rag.lexical import LexicalIndex
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import terms
 from tests.conftest import SEEDS, settings
+from tests.test_cli import run
 
 WORDS = (
     "Putin May Lavrov Pompeo summit talks sanctions Moscow London Kremlin minister trade "
@@ -186,6 +187,35 @@ def test_a_stale_copy_catches_up_by_ids(
     assert "extra" not in {d.doc_id for d in second.documents()}
 
 
+def test_a_write_by_another_process_is_seen_by_one_answering(
+    seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Questions on an index nobody writes skip re-reading Chroma's collection; an article
+    that `rag ingest` adds from another process is still found by the next question."""
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    assert engine.retrieve("Rovaniemi Arctic Finnish", k=1)  # the collection open
+    marker = engine.indexer.store.marker
+    assert marker is not None and marker.is_file()
+    settled = marker.stat().st_mtime - 60  # as an index last written a minute ago
+    os.utime(marker, (settled, settled))
+    reads: list[str] = []
+    real = engine._client.get_collection
+    monkeypatch.setattr(
+        engine._client, "get_collection", lambda *a, **k: reads.append(a[0]) or real(*a, **k)
+    )
+    for _ in range(3):
+        assert engine.retrieve("Rovaniemi Arctic Finnish", k=1)[0].doc_id != "extra"
+    assert len(reads) == 1
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Lavrov met the Finnish foreign minister in Rovaniemi to discuss the Arctic.")
+    added = run("ingest", str(extra), data=seeded_copy)
+    assert added.returncode == 0, added.stderr
+    os.utime(marker, (settled + 30, settled + 30))  # and that write long done, too
+    assert engine.retrieve("Rovaniemi Arctic Finnish", k=1)[0].doc_id == "extra"
+    assert len(reads) == 2
+
+
 def test_adding_an_article_from_a_new_process_touches_only_it(
     seeded_copy: Path, tmp_path: Path, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,16 +260,17 @@ def test_saved_chunk_dates_are_what_the_date_reader_reads(
     assert rag.index.chunk_spans(records[0]) == ("read now",)
 
 
-def test_saved_sentence_dates_spare_reading_them_again(
+def test_saved_sentence_reads_spare_reading_them_again(
     engine: RagEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ingest saves what `dates_in` reads in each sentence of a chunk; a question's candidates
-    hand them to `dates_in`, which then does not read those sentences again, and gives the
-    same spans, grain and all. Saved by another date reader, they are not used."""
+    """Ingest saves what `dates_in` and `time_expressions` read in each sentence of a chunk; a
+    question's candidates hand it to them, which then do not read those sentences again, and
+    give the same spans (grain and all) and expressions. Saved by another date reader, or for
+    sentences split otherwise, they are not used."""
     import rag.index
     import rag.timeline
     from rag.text import sentence_spans
-    from rag.timeline import dates_in
+    from rag.timeline import dates_in, time_expressions
 
     records = engine.indexer.lexical().records
 
@@ -249,18 +280,33 @@ def test_saved_sentence_dates_spare_reading_them_again(
 
     expected = {key: dates_in(*key) for record in records for key in sentences(record)}
     assert any(expected.values()) and not all(expected.values())
+    times = {text: time_expressions(text) for text, _ in expected}
+    assert any(times.values())
 
     monkeypatch.setattr(rag.timeline, "_SAVED", {})
+    monkeypatch.setattr(rag.timeline, "_SAVED_TIMES", {})
     monkeypatch.setattr(rag.index, "dates_version", lambda: "another reader")
-    rag.index.remember_sentence_dates(records[0])
+    rag.index.remember_sentence_reads(records[0])
     assert not rag.timeline._SAVED  # saved by another reader: read again
+    monkeypatch.undo()
+    monkeypatch.setattr(rag.timeline, "_SAVED", {})
+    moved = ";".join(f"1{part}" for part in records[0].metadata["sentence_reads"].split(";"))
+    shifted = ChunkRecord(
+        records[0].chunk_id, records[0].text, records[0].metadata | {"sentence_reads": moved}
+    )
+    rag.index.remember_sentence_reads(shifted)
+    assert not rag.timeline._SAVED  # its sentences split otherwise at ingest: read again
 
     monkeypatch.undo()
     monkeypatch.setattr(rag.timeline, "_SAVED", {})
+    monkeypatch.setattr(rag.timeline, "_SAVED_TIMES", {})
     for record in records:
-        rag.index.remember_sentence_dates(record)
+        rag.index.remember_sentence_reads(record)
     monkeypatch.setattr(rag.timeline, "_read_dates", lambda *a: pytest.fail(f"read {a}"))
-    assert {key: dates_in(*key) for key in expected} == expected
+    with monkeypatch.context() as reading:  # the grammar, which questions need too
+        reading.setattr(rag.timeline, "_matches", lambda *a: pytest.fail(f"read {a}"))
+        assert {key: dates_in(*key) for key in expected} == expected
+        assert {text: time_expressions(text) for text, _ in expected} == times
     # and a question over the index answers, its dates as before
     answer = engine.ask("What did May say about Russia in July 2016?")
     assert not answer.abstained and "July 2016" in answer.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import uuid
@@ -314,7 +315,8 @@ class CachedEmbedder:
             with self._lock:
                 self._vectors.update(known)
                 self._vectors.update(fresh)
-                for old in list(self._vectors)[: max(0, len(self._vectors) - self.size)]:
+                excess = len(self._vectors) - self.size
+                for old in list(itertools.islice(self._vectors, max(0, excess))):
                     del self._vectors[old]
         with self._lock:
             rows = [self._vectors.get(t) for t in texts]

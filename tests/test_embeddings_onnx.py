@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rag.corpus import scan
-from rag.embeddings import LocalEmbedder, OnnxEmbedder
+from rag.embeddings import CachedEmbedder, LocalEmbedder, OnnxEmbedder
 from rag.text import sentence_spans
 from tests.conftest import HEADLINE, ROOT, SEEDS
 
@@ -92,3 +92,26 @@ def test_a_new_process_answers_without_importing_torch(
     answer = json.loads(run.stdout)
     assert not answer["abstained"] and "remains real" in answer["answer"]
     assert json.loads(run.stderr.strip().splitlines()[-1]) == []
+
+
+def test_the_vector_cache_keeps_the_newest_texts(onnx_embedder: OnnxEmbedder) -> None:
+    """Cached vectors are the model's; beyond its size, the oldest texts are dropped first."""
+    embedded: list[str] = []
+
+    class Counting:
+        name = onnx_embedder.name
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            embedded.extend(texts)
+            return onnx_embedder.embed(texts)
+
+    cache = CachedEmbedder(Counting(), size=3)
+    texts = ["Putin met May.", "Lavrov spoke.", "The summit ended.", "Talks began.", "Oil rose."]
+    first = cache.embed(texts[:3])
+    assert np.allclose(first, onnx_embedder.embed(texts[:3]), atol=1e-6)
+    cache.embed(texts[3:])
+    embedded.clear()
+    cache.embed(texts[2:])  # the three newest: remembered
+    assert embedded == []
+    cache.embed(texts[:1])  # the oldest: embedded again
+    assert embedded == texts[:1]

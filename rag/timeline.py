@@ -526,7 +526,7 @@ _LEADING_BEFORE = re.compile(r"^\W*(?:before|ahead of|prior to)\b", re.I)
 # (sentence, publication date), and the expressions of time, by sentence. `dates_in` and
 # `time_expressions` look here before reading a sentence themselves.
 _SAVED: dict[tuple[str, str | None], tuple[Span, ...]] = {}
-_SAVED_TIMES: dict[str, tuple[tuple[str, int], ...]] = {}
+_SAVED_TIMES: dict[str, tuple[tuple[int, int], ...]] = {}
 _SAVED_LIMIT = 200_000
 
 
@@ -542,7 +542,7 @@ def remember(
         _SAVED.clear()  # what was dropped is read again on demand
         _SAVED_TIMES.clear()
     _SAVED[(text, published)] = spans
-    _SAVED_TIMES[text] = tuple((text[start:end], end) for start, end in expressions)
+    _SAVED_TIMES[text] = expressions
 
 
 def remembered(text: str, published: str | None) -> bool:
@@ -723,12 +723,12 @@ def untimed(question: str) -> str:
 
 def time_expressions(text: str) -> list[tuple[str, int]]:
     """The expressions of time in an article's sentence, each with its end offset."""
-    saved = _SAVED_TIMES.get(text)
-    if saved is not None:
-        return list(saved)
-    return [(m.group(0), m.end()) for m in _matches(_ARTICLE, text)]
+    offsets = _SAVED_TIMES.get(text)
+    if offsets is None:
+        offsets = time_offsets(text)
+    return [(text[start:end], end) for start, end in offsets]
 
 
 def time_offsets(text: str) -> tuple[tuple[int, int], ...]:
-    """Where `time_expressions(text)` are in the text, for saving them."""
+    """Where `time_expressions(text)` are in the text (what ingest saves)."""
     return tuple(m.span() for m in _matches(_ARTICLE, text))

@@ -159,13 +159,21 @@ class LexicalIndex:
         for i, segment in enumerate(self.segments):
             yield i, segment, self._alive_rows[i]
 
-    def record(self, chunk_id: str) -> ChunkRecord | None:
-        """The live chunk with this id, if there is one."""
+    def _find(self, chunk_id: str) -> tuple[Segment, int] | None:
         for _, segment, alive in self._live():
             row = segment.row_of.get(chunk_id)
             if row is not None and (alive is None or alive[row]):
-                return segment.record(row)
+                return segment, row
         return None
+
+    def record(self, chunk_id: str) -> ChunkRecord | None:
+        """The live chunk with this id, if there is one."""
+        found = self._find(chunk_id)
+        return found[0].record(found[1]) if found else None
+
+    def holds(self, chunk_id: str) -> bool:
+        """Whether a live chunk has this id (its text and metadata are not read)."""
+        return self._find(chunk_id) is not None
 
     @cached_property
     def records(self) -> list[ChunkRecord]:
@@ -294,9 +302,10 @@ class LexicalIndex:
 
     def top(
         self, query_terms: list[str], n: int, published: tuple[int, int] | None = None
-    ) -> list[tuple[ChunkRecord, float]]:
-        """The `n` best live chunks by BM25 (score above 0), best first; `published`: only
-        chunks of articles published in that (YYYYMMDD) range."""
+    ) -> list[tuple[str, float]]:
+        """The ids of the `n` best live chunks by BM25 (score above 0), best first, with
+        their scores; `published`: only chunks of articles published in that (YYYYMMDD)
+        range."""
         scores = self._scores(query_terms)
         if published is not None:
             low, high = published
@@ -312,7 +321,7 @@ class LexicalIndex:
             if flat[index] <= 0:
                 break
             i = int(np.searchsorted(starts, index, side="right")) - 1
-            found.append((self.segments[i].record(int(index - starts[i])), float(flat[index])))
+            found.append((self.segments[i].ids[int(index - starts[i])], float(flat[index])))
         return found
 
     # -- words and names -----------------------------------------------------------------

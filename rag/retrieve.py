@@ -251,23 +251,22 @@ class HybridRetriever:
         dates: DateRange,
         lexical: LexicalIndex,
     ) -> list[tuple[ChunkRecord, float]]:
-        """The `pool` best chunks of dense and BM25 retrieval, fused by reciprocal rank."""
+        """The `pool` best chunks of dense and BM25 retrieval, fused by reciprocal rank (only
+        they are read from the lexical index)."""
         fused: dict[str, float] = {}
-        records: dict[str, ChunkRecord] = {}
         dense = self.store.query(vector, n, dates.where()) if n else []
-        live = ((lexical.record(chunk_id), chunk_id) for chunk_id, _ in dense)
-        for rank, (record, chunk_id) in enumerate((r, c) for r, c in live if r is not None):
+        live = (chunk_id for chunk_id, _ in dense if lexical.holds(chunk_id))
+        for rank, chunk_id in enumerate(live):
             fused[chunk_id] = 1.0 / (RRF_K + rank + 1)
-            records[chunk_id] = record
 
         named = terms(untimed(analysis.question))  # "May" also finds "Mei"; "14 May" does not
         spelt = [v for t in named for v in sorted(lexical.variants.get(t, ()))]
         window = None if dates.is_open else dates.bounds()
-        for rank, (record, _score) in enumerate(lexical.top(analysis.terms + spelt, n, window)):
-            fused[record.chunk_id] = fused.get(record.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            records.setdefault(record.chunk_id, record)
+        for rank, (chunk_id, _score) in enumerate(lexical.top(analysis.terms + spelt, n, window)):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=lambda cid: -fused[cid])[:pool]
-        return [(records[cid], fused[cid]) for cid in best]
+        records = ((lexical.record(cid), fused[cid]) for cid in best)
+        return [(record, score) for record, score in records if record is not None]
 
     def _with_parts(
         self,

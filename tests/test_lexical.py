@@ -104,6 +104,10 @@ def test_a_deleted_article_leaves_no_words_or_names() -> None:
     assert not after.knows("kirkenes") and "kirkenes" not in after.names
     assert after.correct("Kirkenes") is None and after.correct("Lavrov") == "lavrov"
     assert after.top(["kirkenes"], 5) == [] and after.record(one.chunk_id) is None
+    assert not after.holds(one.chunk_id) and after.holds(two.chunk_id)
+    assert after.top(["oslo"], 5) == [
+        (two.chunk_id, pytest.approx(after.bm25_scores(["oslo"])[two.chunk_id]))
+    ]
 
 
 def test_a_write_touches_only_what_it_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

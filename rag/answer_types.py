@@ -7,6 +7,7 @@ that merely repeats the question's words; when no evidence has it, the honest an
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from enum import Enum
 from functools import lru_cache
 
@@ -272,7 +273,7 @@ def asked_role(question: str) -> frozenset[str]:
 
 
 def has_person(
-    sentence: str, asked: set[str], people: frozenset[str] = frozenset(), roles: bool = False
+    sentence: str, asked: Set[str], people: frozenset[str] = frozenset(), roles: bool = False
 ) -> bool:
     """A person's name the question does not already contain: a run of two capitalised words
     ("Dmitry Peskov"), a title before a capitalised word ("President Trump"), or a name the
@@ -280,18 +281,37 @@ def has_person(
     `roles`, also a role the question does not name ("who greeted him?": "the mayor")."""
     if roles and any(m.group(0).lower().rstrip("s") not in asked for m in _ROLE.finditer(sentence)):
         return True
-    tokens = words(sentence)
-    for i, word in enumerate(tokens[:-1]):
-        following = tokens[i + 1]
-        if word.lower() in _TITLES and following[0].isupper() and following.lower() not in asked:
+    titled, runs = _person_clues(sentence)
+    if any(word not in asked for word in titled):
+        return True
+    for named in runs:
+        if len(named) >= 2 and any(w not in asked for w in named):
             return True
-    for run in _capitalised_runs(sentence):
-        named = [w for w in run if w.lower() not in _NOT_PERSON]
-        if len(named) >= 2 and any(w.lower() not in asked for w in named):
-            return True
-        if any(w.lower() in people and w.lower() not in asked for w in named):
+        if any(w in people and w not in asked for w in named):
             return True
     return False
+
+
+@lru_cache(maxsize=16384)
+def _person_clues(sentence: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """What `has_person` weighs, lowercased, whatever the question: the capitalised words
+    that follow a title, and the words of each capitalised run that may be a person's."""
+    tokens = words(sentence)
+    titled = tuple(
+        following.lower()
+        for word, following in zip(tokens, tokens[1:], strict=False)
+        if word.lower() in _TITLES and following[0].isupper()
+    )
+    runs = tuple(
+        tuple(w.lower() for w in run if w.lower() not in _NOT_PERSON)
+        for run in _capitalised_runs(sentence)
+    )
+    return titled, runs
+
+
+@lru_cache(maxsize=1024)
+def _lowered_words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in words(text))
 
 
 def has_type(
@@ -303,7 +323,7 @@ def has_type(
 ) -> bool:
     """True if the sentence contains something of the expected kind that the question lacks
     (`people`, `roles`: see `has_person`)."""
-    asked = {w.lower() for w in words(question)}
+    asked = _lowered_words(question)
     if kind is AnswerType.PERSON:
         return has_person(sentence, asked, people, roles)
     if kind is AnswerType.NAME:
@@ -312,7 +332,7 @@ def has_type(
         found = time_expressions(sentence)
     else:
         found = [(m.group(0), m.end()) for m in _SENTENCE_PATTERNS[kind].finditer(sentence)]
-    found = [(text, end) for text, end in found if not {w.lower() for w in words(text)} <= asked]
+    found = [(text, end) for text, end in found if not _lowered_words(text) <= asked]
     if kind is AnswerType.NUMBER and found:
         counted = _counted(question)
         if counted:  # "how many sailors": a number that counts sailors, not any number

@@ -15,7 +15,7 @@ from rag.joint import telling_clauses
 from rag.lexical import LexicalIndex
 from rag.question import Focus, acts, fits_time, speech, weekdays
 from rag.retrieve import sentence_terms
-from rag.text import sentence_spans, terms, words
+from rag.text import sentence_spans, term_set, words
 from rag.timeline import Window, dates_in, parse_published
 from rag.types import Passage
 
@@ -123,7 +123,7 @@ def in_role(asked: Focus, passage: Passage, sentence: Sentence) -> bool:
     if not asked.role:
         return True
     text = sentence.text + " " + previous_sentence(passage.text, sentence.start)
-    return bool(asked.role & frozenset(terms(text)))
+    return bool(asked.role & term_set(text))
 
 
 def only_later(asked: Focus, text: str, published: str | None) -> bool:

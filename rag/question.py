@@ -12,7 +12,7 @@ from rag.answer_types import AnswerType, asked_role, expected_type, has_type
 from rag.conversation import split_context
 from rag.events import Anchor, anchor_in, anchored
 from rag.joint import JointEvent, joint_event
-from rag.text import IRREGULAR_PAST, STOPWORDS, normalise, terms, verb_forms, words
+from rag.text import IRREGULAR_PAST, STOPWORDS, normalise, term_set, verb_forms, words
 from rag.timeline import Span, Window, dates_in, question_window, untimed
 
 _AUX = r"(?:what|how|where|when|who|whom|whose|why|which|did|does|do|is|was|were|has|had)"
@@ -224,7 +224,7 @@ def signals(sentence: str, asked: Focus) -> Signals:
     typed = asked.wanted is not None and has_type(
         sentence, asked.wanted, asked.own, asked.people, roles=asked.who
     )
-    did = not asked.who_did or bool(asked.who_did & frozenset(terms(sentence)))
+    did = not asked.who_did or bool(asked.who_did & term_set(sentence))
     person = acts if asked.deeds else speech
     found = asked.seen[sentence] = Signals(
         typed=typed, speech=person(sentence, asked.speaker), did=did

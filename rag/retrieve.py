@@ -18,7 +18,7 @@ from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
 from rag.question import Focus, focus, signals
 from rag.store import ChunkRecord, ChunkStore
-from rag.text import STOPWORDS, base_form, normalise, sentence_spans, terms, words
+from rag.text import STOPWORDS, base_form, normalise, sentence_spans, term_set, terms, words
 from rag.timeline import Span, Window, dated_in, iso_dates, untimed
 from rag.types import Passage
 
@@ -153,7 +153,7 @@ def sentence_terms(
 ) -> frozenset[str]:
     """A sentence's terms as scoring compares them: with the other spellings of its names
     ("Mei": May) and, for a joint event, its parties where it says "the pair"."""
-    found = lexical.with_variants(frozenset(terms(text)))
+    found = lexical.with_variants(term_set(text))
     return joint.resolved(found, text, lexical.named_in(doc_id)) if joint else found
 
 

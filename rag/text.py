@@ -164,9 +164,29 @@ def terms(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
+def term_set(text: str) -> frozenset[str]:
+    """`terms` as a set (remembered: scorers compare a sentence's terms again and again)."""
+    return frozenset(_terms(text))
+
+
+_TERM_OF: dict[str, str | None] = {}  # a word as written -> its term (None: a stop word)
+
+
+@lru_cache(maxsize=65536)
 def _terms(text: str) -> tuple[str, ...]:
-    # Answering re-reads the same retrieved sentences question after question.
-    return tuple(normalise(w) for w in words(text) if w.lower() not in STOPWORDS)
+    # Answering re-reads the same retrieved sentences question after question; the first
+    # reading of one looks each word up once (the same words recur in every sentence)
+    found = []
+    for word in _words(text) if len(text) <= _REMEMBERED_WORDS else _WORD.findall(text):
+        if word in _TERM_OF:
+            term = _TERM_OF[word]
+        else:
+            term = None if word.lower() in STOPWORDS else normalise(word)
+            if len(_TERM_OF) < 262144:
+                _TERM_OF[word] = term
+        if term is not None:
+            found.append(term)
+    return tuple(found)
 
 
 def _llama_index_tiktoken_cache() -> Path | None:

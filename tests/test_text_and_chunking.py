@@ -1,5 +1,5 @@
 from rag.chunking import chunk_text
-from rag.text import sentence_spans, terms, token_counter
+from rag.text import STOPWORDS, normalise, sentence_spans, term_set, terms, token_counter, words
 
 
 def test_sentences_split_on_punctuation_and_lines_but_not_abbreviations() -> None:
@@ -21,6 +21,21 @@ def test_terms_keep_may_as_an_entity_and_drop_function_words() -> None:
     assert "may" in terms("What did May say about Russia?")
     assert "what" not in terms("What did May say about Russia?")
     assert terms("Russia's threats") == terms("Russia threat")
+
+
+def test_a_word_reads_as_the_same_term_in_every_text_and_case() -> None:
+    texts = [
+        "The talks in Helsinki were the first.",
+        "THE TALKS IN HELSINKI WERE THE FIRST.",
+        "Talks, talks and more talks: May's talks.",
+        "May may meet May in May.",
+        "A " + "very long sentence about the talks " * 30,  # beyond the remembered length
+    ]
+    for text in texts * 2:  # the second reading comes from what the first remembered
+        expected = [normalise(w) for w in words(text) if w.lower() not in STOPWORDS]
+        assert terms(text) == expected
+        assert term_set(text) == frozenset(expected)
+    assert terms("THE TALKS") == terms("the talks") == ["talk"]
 
 
 def test_token_counter_uses_cl100k_without_network() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Set
 from enum import Enum
 from functools import lru_cache
 
-from rag.text import STOPWORDS, normalise, word_matches, words
+from rag.text import STOPWORDS, normalise, word_pieces, words
 from rag.timeline import time_expressions
 
 _NUMBER_WORDS = (
@@ -212,25 +212,25 @@ def _capitalised_runs(sentence: str) -> tuple[tuple[str, ...], ...]:
     """Runs of capitalised words after the sentence's first word, joined by spaces only:
     "Dmitry Peskov" is one run, "Osaka, Japan" two (remembered: a sentence is read for
     several kinds of answer)."""
-    runs: list[list[str]] = []
+    pieces = word_pieces(sentence)
+    found, gaps = pieces[1::2], pieces[0::2]  # gaps[k] comes right before found[k]
+    runs: list[tuple[str, ...]] = []
     current: list[str] = []
-    previous_end = -1
-    for i, match in enumerate(word_matches(sentence)):
-        word = match.group()
-        joined = sentence[previous_end : match.start()].isspace()
-        previous_end = match.end()
-        if i > 0 and word[0].isupper():
-            if current and not joined:
-                runs.append(current)
-                current = []
-            current.append(word)
+    last = -1  # the place among `found` of the current run's last word
+    for k in range(1, len(found)):
+        word = found[k]
+        if not word[0].isupper():
             continue
-        if current:
-            runs.append(current)
-        current = []
+        if current and last == k - 1 and gaps[k].isspace():
+            current.append(word)
+        else:
+            if current:
+                runs.append(tuple(current))
+            current = [word]
+        last = k
     if current:
-        runs.append(current)
-    return tuple(tuple(run) for run in runs)
+        runs.append(tuple(current))
+    return tuple(runs)
 
 
 def person_names(sentence: str) -> set[str]:
@@ -279,7 +279,7 @@ def has_person(
     ("Dmitry Peskov"), a title before a capitalised word ("President Trump"), or a name the
     articles give a person elsewhere (`people`: "Putin", named "Vladimir Putin" there); with
     `roles`, also a role the question does not name ("who greeted him?": "the mayor")."""
-    if roles and any(m.group(0).lower().rstrip("s") not in asked for m in _ROLE.finditer(sentence)):
+    if roles and any(role not in asked for role in _roles_in(sentence)):
         return True
     titled, runs = _person_clues(sentence)
     if any(word not in asked for word in titled):
@@ -293,6 +293,12 @@ def has_person(
 
 
 @lru_cache(maxsize=16384)
+def _roles_in(sentence: str) -> tuple[str, ...]:
+    """The roles a sentence names ("ministers": minister), lowercased."""
+    return tuple(m.group(0).lower().rstrip("s") for m in _ROLE.finditer(sentence))
+
+
+@lru_cache(maxsize=16384)
 def _person_clues(sentence: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """What `has_person` weighs, lowercased, whatever the question: the capitalised words
     that follow a title, and the words of each capitalised run that may be a person's."""
@@ -300,10 +306,10 @@ def _person_clues(sentence: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...]
     titled = tuple(
         following.lower()
         for word, following in zip(tokens, tokens[1:], strict=False)
-        if word.lower() in _TITLES and following[0].isupper()
+        if following[0].isupper() and word.lower() in _TITLES
     )
     runs = tuple(
-        tuple(w.lower() for w in run if w.lower() not in _NOT_PERSON)
+        tuple(lower for w in run if (lower := w.lower()) not in _NOT_PERSON)
         for run in _capitalised_runs(sentence)
     )
     return titled, runs

@@ -84,9 +84,13 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text))
 
 
-def word_matches(text: str) -> list[re.Match[str]]:
-    """Word tokens with their positions, for checks that care what lies between words."""
-    return list(_WORD.finditer(text))
+_WORD_PIECES = re.compile(f"({_WORD.pattern})")
+
+
+def word_pieces(text: str) -> list[str]:
+    """The text cut at its words: [before the first, first word, between, second, ...,
+    after the last]; the words at odd places, as `words` gives them."""
+    return _WORD_PIECES.split(text)
 
 
 @lru_cache(maxsize=1)

@@ -71,6 +71,25 @@ def test_sentences_hold_the_kind_of_answer_or_not() -> None:
     assert not has_type("It was held in Britain.", AnswerType.ORIGIN, "Whose idea was it?")
 
 
+def test_names_are_runs_of_capitalised_words_joined_by_spaces() -> None:
+    """A name the question lacks ("which treaty?"): capitalised words after the first, a run
+    broken by anything but spaces, with the question's own words not counting."""
+    from rag.answer_types import _capitalised_runs
+
+    assert _capitalised_runs("Talks in Osaka, Japan, with Dmitry  Peskov’s aide.") == (
+        ("Osaka",),
+        ("Japan",),
+        ("Dmitry", "Peskov’s"),
+    )
+    assert _capitalised_runs("Putin met May and Xi Jinping\nToday.") == (
+        ("May",),
+        ("Xi", "Jinping", "Today"),
+    )
+    assert _capitalised_runs("Putin (Russia) - Élysée.") == (("Russia",), ("Élysée",))
+    assert has_type("They signed the New START treaty.", AnswerType.NAME, "Which treaty?")
+    assert not has_type("They signed it in Helsinki.", AnswerType.NAME, "Did they in Helsinki?")
+
+
 def test_a_question_is_read_into_parts_years_speaker_and_topic() -> None:
     asked = focus("What did Lavrov say about Syria in 2019, and what did Pompeo say?")
     assert len(asked.parts) == 2

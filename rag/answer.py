@@ -68,7 +68,8 @@ def passage_sentences(passages: list[Passage], skip_titles: bool = False) -> lis
 
 
 def _same_words(a: str, b: str) -> bool:
-    return [w.lower() for w in words(a)] == [w.lower() for w in words(b)]
+    first, second = words(a), words(b)
+    return len(first) == len(second) and [w.lower() for w in first] == [w.lower() for w in second]
 
 
 def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:

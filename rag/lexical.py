@@ -379,10 +379,14 @@ class LexicalIndex:
                 spellings.setdefault(two, set()).add(one)
         return {name: frozenset(others) for name, others in spellings.items()}
 
+    @cached_property
+    def _spelt_two_ways(self) -> frozenset[str]:
+        return frozenset(self.variants)
+
     def with_variants(self, found: frozenset[str]) -> frozenset[str]:
         """Terms with the other spellings of the names among them."""
-        extra = [self.variants[t] for t in found if t in self.variants]
-        return found.union(*extra) if extra else found
+        names = found & self._spelt_two_ways
+        return found.union(*(self.variants[t] for t in names)) if names else found
 
     @cached_property
     def _names_by_initial(self) -> dict[str, list[str]]:

@@ -36,6 +36,7 @@ from rag.timeline import Span
 from rag.types import DocumentInfo
 
 K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), which this index replaced
+_SCORED_ROWS = 1_000_000  # term scores remembered per index: 8 MB at most
 MERGE_RATIO = 2  # a segment is merged into the ones after it once they hold half its chunks
 _MANIFEST = "manifest.json"
 _FORMAT = 2
@@ -132,6 +133,8 @@ class LexicalIndex:
             for s, alive in zip(self.segments, self._alive_rows, strict=True)
         )
         self._idf: dict[str, float] = {}
+        self._scored: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self._scored_rows = 0
         self._known: dict[str, bool] = {}
         self.sentence_vectors = SentenceVectors(self.segments)
         self.events = _Events(self)
@@ -278,19 +281,32 @@ class LexicalIndex:
         scores = [np.zeros(len(s), dtype=np.float64) for s in self.segments]
         if not len(self):
             return scores
-        average = self._length / len(self)
         for term in query_terms:
-            postings = self._postings(term)
-            if not postings:
-                continue
-            idf = self.idf(term)
-            for i, rows, tf in postings:
-                lengths = self.segments[i].arrays["lengths"][rows]
-                frequency = tf.astype(np.float64)
-                scores[i][rows] += (
-                    idf * frequency / (K1 * ((1 - B) + B * lengths / average) + frequency)
-                )
+            for i, rows, weights in self._term_scores(term):
+                scores[i][rows] += weights
         return scores
+
+    def _term_scores(self, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(segment, rows, BM25 score of the term in each row) of the rows holding the term;
+        remembered for this index's terms up to `_SCORED_ROWS` rows (terms recur question
+        after question: "talks", "meet")."""
+        found = self._scored.get(term)
+        if found is not None:
+            return found
+        average = self._length / len(self)
+        postings = self._postings(term)
+        idf = self.idf(term) if postings else 0.0
+        found = []
+        for i, rows, tf in postings:
+            lengths = self.segments[i].arrays["lengths"][rows]
+            frequency = tf.astype(np.float64)
+            weights = idf * frequency / (K1 * ((1 - B) + B * lengths / average) + frequency)
+            found.append((i, rows, weights))
+        size = sum(len(rows) for _, rows, _ in found)
+        if self._scored_rows + size <= _SCORED_ROWS:
+            self._scored[term] = found
+            self._scored_rows += size
+        return found
 
     def bm25_scores(self, query_terms: list[str]) -> dict[str, float]:
         """BM25 score of every live chunk that holds a query term, by chunk id."""

@@ -317,6 +317,7 @@ def _person_clues(sentence: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...]
 
 @lru_cache(maxsize=1024)
 def _lowered_words(text: str) -> frozenset[str]:
+    """A question's (or an expression's) words in lower case, for what it already says."""
     return frozenset(w.lower() for w in words(text))
 
 

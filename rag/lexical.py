@@ -36,7 +36,7 @@ from rag.timeline import Span
 from rag.types import DocumentInfo
 
 K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), which this index replaced
-_SCORED_ROWS = 1_000_000  # term scores remembered per index: 8 MB at most
+_SCORED_ROWS = 1_000_000  # rows of term scores an index remembers (8 bytes each)
 MERGE_RATIO = 2  # a segment is merged into the ones after it once they hold half its chunks
 _MANIFEST = "manifest.json"
 _FORMAT = 2

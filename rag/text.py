@@ -181,7 +181,7 @@ def _terms(text: str) -> tuple[str, ...]:
     # Answering re-reads the same retrieved sentences question after question; the first
     # reading of one looks each word up once (the same words recur in every sentence)
     found = []
-    for word in _words(text) if len(text) <= _REMEMBERED_WORDS else _WORD.findall(text):
+    for word in words(text):
         if word in _TERM_OF:
             term = _TERM_OF[word]
         else:

@@ -59,8 +59,8 @@ class EmbedderAdapter(BaseEmbedding):
 class BaselineEngine:
     """A plain LlamaIndex RAG pipeline with the evaluator's `Engine` interface.
 
-    The index is built on first use from the corpus folder the engine ingests
-    (`settings.corpus_dir`, or `paths`) and never touches the engine's own index.
+    Its index is built on first use from the articles the engine's index holds (or from the
+    files under `paths`), and it never writes to the engine's own index.
 
     >>> from rag import RagEngine
     >>> baseline = BaselineEngine(RagEngine())
@@ -70,7 +70,7 @@ class BaselineEngine:
 
     def __init__(self, engine: RagEngine, paths: Sequence[Path] | None = None) -> None:
         self.engine = engine
-        self.paths = list(paths) if paths else [engine.settings.corpus_dir]
+        self.paths = list(paths) if paths else []
         self._lock = threading.Lock()
         self._retriever: Any = None
         self.chunks = 0
@@ -89,9 +89,10 @@ class BaselineEngine:
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        articles = scan(self.paths).articles
+        articles = scan(self.paths).articles if self.paths else indexed_articles(self.engine)
         if not articles:
-            raise RagError(f"the baseline found no articles in {', '.join(map(str, self.paths))}")
+            where = ", ".join(map(str, self.paths)) or "the index"
+            raise RagError(f"the baseline found no articles in {where}")
         documents = llama_documents(articles)
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         collection = client.create_collection(f"baseline-{uuid.uuid4().hex}")
@@ -152,6 +153,37 @@ def node_passages(nodes: Sequence[Any]) -> list[Passage]:
             )
         )
     return passages
+
+
+def indexed_articles(engine: RagEngine) -> list[Article]:
+    """The articles the engine's index holds, each cleaned text put together again from its
+    chunks (which hold its offsets), so the baseline answers over the same corpus."""
+    lexical = engine.indexer.lexical()
+    documents = lexical.documents()
+    records = lexical.doc_records([d.doc_id for d in documents])
+    sources = lexical.sources()
+    articles = []
+    for doc in documents:
+        chunks = sorted(records.get(doc.doc_id, []), key=lambda r: int(r.metadata["start"]))
+        if not chunks:
+            continue
+        text = ""
+        for record in chunks:
+            start = int(record.metadata["start"])
+            text = text[:start].ljust(start) + record.text
+        articles.append(
+            Article(
+                doc_id=doc.doc_id,
+                path=Path(sources.get(doc.doc_id, doc.doc_id)),
+                text=text,
+                sha256=str(chunks[0].metadata.get("doc_sha", "")),
+                title=doc.title,
+                outlet=doc.outlet,
+                published=doc.published,
+                url=doc.url,
+            )
+        )
+    return articles
 
 
 def llama_documents(articles: Sequence[Article]) -> list[Any]:

@@ -9,6 +9,7 @@ from rag.errors import InputError
 from rag.llm import ChatClient
 from rag.prompts import ABSTENTION_OPENINGS, CONDENSE_PROMPT
 from rag.text import STOPWORDS, words
+from rag.timeline import question_window, untimed
 
 Message = dict[str, str]
 
@@ -45,7 +46,8 @@ def split_history(messages: Sequence[Message]) -> tuple[list[Message], str]:
 
 def condense_heuristic(history: Sequence[Message], question: str) -> str:
     """Carry the topic words of the last exchange (the earlier question, then the answer it
-    got: "they" may be who the answer was about) into a question that leans on it."""
+    got: "they" may be who the answer was about) into a question that leans on it, and its
+    time unless the question names one."""
     earlier = [m["content"] for m in history if m["role"] == "user"]
     if not earlier or not _LEANS_ON_CONTEXT.search(question):
         return question
@@ -55,8 +57,11 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
         reply = ""  # nothing was found: the question alone says what the talk is about
     reply = _CITATION_MARK.sub("", reply)
     present = {w.lower() for w in words(question)}
+    before = f"{earlier[-1]} {' '.join(words(reply)[:MAX_REPLY_WORDS])}"
+    if question_window(question) is not None:
+        before = untimed(before)  # "and in May 2019?": the new time replaces the old one
     carried: list[str] = []
-    for word in words(earlier[-1]) + words(reply)[:MAX_REPLY_WORDS]:
+    for word in words(before):
         lower = word.lower()
         if (
             lower not in STOPWORDS

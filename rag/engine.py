@@ -9,19 +9,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer import (
-    ABSTENTION,
-    Composition,
-    LLMComposer,
-    finish_llm_text,
-    time_scoped_abstention,
-)
+from rag.compose import ABSTENTION, Composer, Composition, time_scoped_abstention
+from rag.compose.llm import LLMComposer
+from rag.compose.reader import Reader
 from rag.config import Settings
 from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
 from rag.corpus import scan
 from rag.embeddings import CachedEmbedder, Embedder, make_embedder
 from rag.errors import EmptyIndexError, InputError, RagError
-from rag.extractive import ExtractiveComposer
 from rag.index import ChunkingConfig, Indexer, Progress
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
@@ -84,7 +79,7 @@ class RagEngine:
         self._lock = threading.RLock()
         self._indexer: Indexer | None = None
         self._retriever: HybridRetriever | None = None
-        self._extractive: ExtractiveComposer | None = None
+        self._reader: Reader | None = None
         self._llm: LLMComposer | None = None
         self.chunking = ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
         if self.settings.llm_mode == "openai" and chat_client is None:
@@ -138,15 +133,15 @@ class RagEngine:
         """`extractive` or `openai:<model>`."""
         return f"openai:{self.settings.llm_model}" if self._chat else "extractive"
 
-    def _composer(self) -> ExtractiveComposer | LLMComposer:
+    def _composer(self) -> Composer:
         with self._lock:
             if self._chat is not None:
                 if self._llm is None:
                     self._llm = LLMComposer(self._chat)
                 return self._llm
-            if self._extractive is None:
-                self._extractive = ExtractiveComposer(self.query_embedder)
-            return self._extractive
+            if self._reader is None:
+                self._reader = Reader(self.query_embedder)
+            return self._reader
 
     # -- indexing --------------------------------------------------------------------------
     def ingest(
@@ -223,6 +218,11 @@ class RagEngine:
         """The passages hybrid retrieval finds for a question."""
         return self._retrieve(self._question(question), k, after, before).passages
 
+    def retrieval(self, question: str, k: int | None = None) -> Retrieval:
+        """Everything retrieval found and read for a question (its passages, its analysis and
+        vector): what the reader composes from, for training and diagnostics."""
+        return self._retrieve(self._question(question), k, None, None)
+
     def _answer(
         self,
         question: str,
@@ -272,10 +272,7 @@ class RagEngine:
         return self._answer(question, wider, outside, started, retrieved)
 
     def _compose(self, retrieval: Retrieval) -> Composition:
-        composer = self._composer()
-        if isinstance(composer, LLMComposer):
-            return composer.compose(retrieval)
-        return composer.compose(retrieval, retrieval.lexical)
+        return self._composer().compose(retrieval)
 
     def answer_from(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Compose an answer from passages found by someone else's retriever (the evaluator's
@@ -304,7 +301,7 @@ class RagEngine:
         retrieved = time.perf_counter()
 
         def finish(text: str) -> Answer:
-            composition = finish_llm_text(text, retrieval.passages)
+            composition = composer.finish(text, retrieval)
             return self._answer(question, retrieval, composition, started, retrieved)
 
         return AnswerStream(composer.stream(retrieval), finish)

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer_types import person_names
 from rag.events import Anchor, EventDates
 from rag.segment import Segment, build, folders, remove_folders, text_hash
 from rag.store import ChunkRecord
@@ -360,17 +359,6 @@ class LexicalIndex:
     def names(self) -> frozenset[str]:
         """Lowercased words the corpus capitalises inside a sentence: people, places, groups."""
         return frozenset(n.lower() for d in self._docs() for n in d.names if len(n) > 3)
-
-    @cached_property
-    def people(self) -> frozenset[str]:
-        """Lowercased words the articles use as a person's name ("putin": "Vladimir Putin");
-        read on the first question about a person."""
-        return frozenset(
-            name
-            for record in self.records
-            for start, end in sentence_spans(record.text)
-            for name in person_names(record.text[start:end])
-        )
 
     @cached_property
     def _named(self) -> dict[str, frozenset[str]]:

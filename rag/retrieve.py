@@ -14,18 +14,14 @@ from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, chunk_spans, published_ordinal, remember_sentence_reads
-from rag.joint import JointEvent
 from rag.lexical import LexicalIndex
-from rag.question import Focus, focus, signals
+from rag.question import Focus, focus
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import STOPWORDS, base_form, normalise, sentence_spans, term_set, terms, words
 from rag.timeline import Span, Window, dated_in, iso_dates, untimed
 from rag.types import Passage
 
 RRF_K = 60
-TYPE_BONUS = 0.2  # a sentence holding the kind of answer asked for ("how long": a duration)
-SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting Lavrov's words (not others')
-EVENT_BONUS = 0.2  # "what did May and Putin agree on": a sentence where both (or "the pair") agree
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming a time then
 MONTH_PENALTY = 0.1  # "in August 2016": a chunk of the right year, outside the window
 # "in July 2016": a sentence of a later (or earlier) article that dates what it says to July
@@ -124,44 +120,49 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
     analysis = QueryAnalysis(
         question=question,
         terms=[],
-        focus=focus(
-            question,
-            lexical.correct,
-            lexical.events.when,
-            lexical.with_variants,
-            lambda: lexical.people,
-        ),
+        focus=focus(question, lexical.correct, lexical.events.when),
     )
-    analysis.terms += [normalise(w) for w in words(" ".join(_expansions(plain(question))))]
-    for word in words(plain(question)):
+    analysis.terms, analysis.entities, analysis.unknown_entities = _read(plain(question), lexical)
+    return analysis
+
+
+def query_terms(text: str, lexical: LexicalIndex) -> list[str]:
+    """The terms of a question or part of one, as `analyse` finds them."""
+    return _read(text, lexical)[0]
+
+
+def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str], list[str]]:
+    """Terms (spelling mistakes in names corrected, abbreviations expanded, "met" also as
+    "meet"), capitalised words, and those of them the corpus has never seen."""
+    found = [normalise(w) for w in words(" ".join(_expansions(text)))]
+    entities: list[str] = []
+    unknown: list[str] = []
+    for word in words(text):
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
             continue
         corrected = lexical.correct(word) if len(lexical) else lower
-        analysis.terms.append(normalise(corrected or word))
+        found.append(normalise(corrected or word))
         if (base := base_form(lower)) is not None:
-            analysis.terms.append(base)  # "met" also finds "meeting"
+            found.append(base)  # "met" also finds "meeting"
         if word[0].isupper() and lower not in _REQUEST_WORDS:
-            analysis.entities.append(word)
+            entities.append(word)
             if corrected is None:
-                analysis.unknown_entities.append(word)
-    return analysis
+                unknown.append(word)
+    return found, entities, unknown
 
 
-def sentence_terms(
-    text: str, doc_id: str, lexical: LexicalIndex, joint: JointEvent | None
-) -> frozenset[str]:
+def sentence_terms(text: str, lexical: LexicalIndex) -> frozenset[str]:
     """A sentence's terms as scoring compares them: with the other spellings of its names
-    ("Mei": May) and, for a joint event, its parties where it says "the pair"."""
-    found = lexical.with_variants(term_set(text))
-    return joint.resolved(found, text, lexical.named_in(doc_id)) if joint else found
+    ("Mei": May)."""
+    return lexical.with_variants(term_set(text))
 
 
 def _query_texts(question: str, asked: Focus) -> list[str]:
     """The question as searched, then the texts the composer will compare sentences with
     (its own words when context was carried, each of its parts): one batch for the model."""
     extra = [asked.own] if asked.carried else []
-    extra += [part.text for part in asked.parts] if len(asked.parts) > 1 else []
+    extra += [part.searched for part in asked.parts] if len(asked.parts) > 1 else []
     return [plain(question), *extra]
 
 
@@ -282,10 +283,10 @@ class HybridRetriever:
         searched and reranked on its own, and its best chunk comes first, before the whole
         question's others."""
         parts = analysis.focus.parts
-        vectors = self.embedder.embed([part.text for part in parts])
+        vectors = self.embedder.embed([part.searched for part in parts])
         best: list[tuple[ChunkRecord, float]] = []  # with its score for its part
         for part, vector in zip(parts, vectors, strict=True):
-            asked = analyse(part.text, lexical)
+            asked = analyse(part.searched, lexical)
             asked.focus = replace(asked.focus, window=part.window, parts=[part])
             found = self._candidates(asked, vector, n, self.rerank_pool, dates, lexical)
             ranked = self.rerank(asked, vector, found, lexical)
@@ -302,9 +303,9 @@ class HybridRetriever:
         fused: list[tuple[ChunkRecord, float]],
         lexical: LexicalIndex,
     ) -> list[tuple[ChunkRecord, float]]:
-        """Order candidates by their best sentence (meaning, the question's wording weighted
-        by IDF, the kind of answer asked for), with the fused rank as a smaller share: a chunk
-        that holds one sentence answering the question beats one that only shares its topic."""
+        """Order candidates by their best sentence (meaning and the question's wording weighted
+        by IDF), with the fused rank as a smaller share: a chunk that holds one sentence
+        answering the question beats one that only shares its topic."""
         if not fused:
             return []
         asked = analysis.focus
@@ -325,32 +326,20 @@ class HybridRetriever:
         top_fused = max(score for _, score in fused)
         window = asked.window
         window_years = window.years() if window else None
-        # the most a sentence's answer type and speaker can add to its score
-        signalled = TYPE_BONUS * (asked.wanted is not None) + SPEAKER_BONUS * bool(asked.speaker)
         scored, row = [], 0
         for (record, fused_score), sentences in zip(fused, spans, strict=True):
             published = record.metadata.get("published") or None
             # an article from outside a narrow window that dates a sentence inside it
             looks_back = window is not None and window.precise and not window.admits(published, ())
-            doc_id = str(record.metadata.get("doc_id", ""))
-            plain_values = []  # without the signals, which cost the most to read
+            best = 0.0
             for sentence, similarity in zip(sentences, similarities[row:], strict=False):
-                found = sentence_terms(sentence, doc_id, lexical, asked.joint)
+                found = sentence_terms(sentence, lexical)
                 overlap = sum(lexical.idf(t) for t in question_terms & found)
                 value = 0.5 * float(similarity) + 0.5 * overlap / total
-                value += EVENT_BONUS * bool(asked.joint and asked.joint.told_in(found))
                 if looks_back and window is not None:
                     value += DATE_BONUS * dated_in(window, sentence, published)
-                plain_values.append((value, float(similarity), sentence))
-            row += len(sentences)
-            best = 0.0
-            for value, similarity, sentence in sorted(plain_values, key=lambda v: -v[0]):
-                if value + signalled <= best:
-                    break  # no sentence left can beat the best, whatever its signals
-                signal = signals(sentence, asked)
-                value += TYPE_BONUS * signal.holds_answer(similarity)
-                value += SPEAKER_BONUS * (signal.speech == 1)
                 best = max(best, value)
+            row += len(sentences)
             if window is not None:  # fits_time(window, published, record.text), dates saved
                 dated = chunk_spans(record)
                 if window_years is not None and not window_years.admits(published, dated):

@@ -69,6 +69,20 @@ def _trim(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
+# "NEWPORT NEWS, Va., March 4 - ", "LONDON (Reuters) - ": where and when a wire story was filed,
+# ahead of its first sentence.
+_DATELINE = re.compile(
+    r"[A-Z][^\n]{0,60}?(?:,\s*(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+"
+    r"\d{1,2}|\((?:Reuters|AP|AFP|UPI|dpa)\))\s*[-–—]+\s+"
+)
+
+
+def dateline_end(sentence: str) -> int:
+    """Where a sentence's opening dateline ends ("SALVADOR, Feb 26 - "); 0 if it has none."""
+    m = _DATELINE.match(sentence)
+    return m.end() if m else 0
+
+
 _REMEMBERED_WORDS = 600  # characters: a sentence's words are remembered, a chunk's are not
 
 

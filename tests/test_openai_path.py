@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag import ConfigError, IndexMismatchError, LLMError, RagEngine
-from rag.answer import LLMComposer, check_citations
+from rag.compose.llm import LLMComposer, check_citations
 from rag.embeddings import LocalEmbedder
 from rag.prompts import ABSTAIN_PHRASE
 from rag.types import Passage

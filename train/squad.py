@@ -47,7 +47,10 @@ def split_titles(titles: list[str]) -> dict[str, str]:
     """page title → split: a seeded shuffle, `HELD` pages held out, `HELD` for validation."""
     order = sorted(titles)
     random.Random(SEED).shuffle(order)
-    return {t: "heldout" if i < HELD else "val" if i < 2 * HELD else "train" for i, t in enumerate(order)}
+    return {
+        t: "heldout" if i < HELD else "val" if i < 2 * HELD else "train"
+        for i, t in enumerate(order)
+    }
 
 
 def load(split: str, source: Path = SOURCE) -> tuple[dict[str, tuple[str, str]], list[Question]]:
@@ -64,11 +67,19 @@ def load(split: str, source: Path = SOURCE) -> tuple[dict[str, tuple[str, str]],
             doc_id = f"squad-{page_no:02d}-{para_no:03d}"
             docs[doc_id] = (title, paragraph["context"])
             for qa in paragraph["qas"]:
-                answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"] if a["text"].strip()))
+                answers = tuple(
+                    dict.fromkeys(a["text"] for a in qa["answers"] if a["text"].strip())
+                )
                 starts = tuple(a["answer_start"] for a in qa["answers"])
                 questions.append(
-                    Question(qa["id"], qa["question"].strip(), () if qa["is_impossible"] else answers,
-                             doc_id, paragraph["context"], () if qa["is_impossible"] else starts)
+                    Question(
+                        qa["id"],
+                        qa["question"].strip(),
+                        () if qa["is_impossible"] else answers,
+                        doc_id,
+                        paragraph["context"],
+                        () if qa["is_impossible"] else starts,
+                    )
                 )
     return docs, questions
 

@@ -1,0 +1,86 @@
+"""What every composer shares: the `Composition` it returns, the sentences of passages, and
+citations that quote an exact span of the cleaned article text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.prompts import ABSTAIN_PHRASE, TIME_ABSTAIN
+from rag.retrieve import Retrieval
+from rag.text import sentence_spans, words
+from rag.timeline import Span, Window, day_label, iso_dates
+from rag.types import Citation, Passage
+
+
+@dataclass
+class Composition:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+
+
+ABSTENTION = Composition(text=ABSTAIN_PHRASE, abstained=True)
+
+
+def time_scoped_abstention(window: Window, closest: Passage) -> Composition:
+    """'The articles have nothing from July 2016 on that; the closest coverage is from …'"""
+    when = day_label(closest.published) or "an undated article"
+    return Composition(text=TIME_ABSTAIN.format(window=window.period, closest=when), abstained=True)
+
+
+def outside_window(retrieval: Retrieval) -> Composition | None:
+    """The time-scoped abstention when the question names a date and no retrieved passage
+    is from it or speaks of it."""
+    window = retrieval.analysis.focus.window
+    if window is None or not window.certain:
+        return None
+    for passage in retrieval.passages:
+        if window.admits(passage.published, [Span.from_iso(d) for d in passage.event_dates]):
+            return None
+    return time_scoped_abstention(window, retrieval.passages[0])
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a retrieved passage; `start`/`end` are offsets in the passage text."""
+
+    passage: int
+    start: int
+    end: int
+    text: str
+
+
+def passage_sentences(passages: list[Passage], skip_titles: bool = False) -> list[Sentence]:
+    """Every distinct sentence of the passages (overlapping chunks repeat sentences);
+    with `skip_titles`, headlines are left out: they restate the topic, they don't answer."""
+    seen: set[tuple[str, int]] = set()
+    found = []
+    for i, passage in enumerate(passages):
+        for start, end in sentence_spans(passage.text):
+            key = (passage.doc_id, passage.start + start)
+            if skip_titles and _same_words(passage.text[start:end], passage.title):
+                continue
+            if key not in seen:
+                seen.add(key)
+                found.append(Sentence(i, start, end, passage.text[start:end]))
+    return found
+
+
+def _same_words(a: str, b: str) -> bool:
+    first, second = words(a), words(b)
+    return len(first) == len(second) and [w.lower() for w in first] == [w.lower() for w in second]
+
+
+def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:
+    return Citation(
+        n=n,
+        doc_id=passage.doc_id,
+        title=passage.title,
+        outlet=passage.outlet,
+        published=passage.published,
+        chunk_id=passage.chunk_id,
+        quote=sentence.text,
+        start=passage.start + sentence.start,
+        end=passage.start + sentence.end,
+        event_dates=iso_dates(sentence.text, passage.published),
+    )

@@ -1,0 +1,94 @@
+"""The reader's fitted weights: a token model (a logistic regression over a sentence's words),
+a sentence model (a softmax over a question's candidate sentences), an answerability model
+(a logistic regression over the question's best candidate), and the thresholds chosen on
+validation data. `make train` writes them to `reader.json`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.compose import features, tokens
+from rag.errors import ConfigError
+
+WEIGHTS = Path(__file__).with_name("reader.json")
+
+
+@dataclass(frozen=True)
+class ReaderModel:
+    token_weights: np.ndarray  # over tokens.FEATURES
+    sentence_weights: np.ndarray  # over features.FEATURES, of a softmax over the candidates
+    answer_weights: np.ndarray  # over features.QUESTION_FEATURES
+    answer_threshold: float  # the answerability below which the reader abstains
+    lead_floor: float  # a token chance a lead's words must exceed on average
+    second_ratio: float  # another sentence joins at this share of the first one's chance
+    max_words: int = 60  # of the whole answer
+    trained: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, and how
+
+    def sentence_chances(self, rows: np.ndarray) -> np.ndarray:
+        """How the chance that one of a question's candidates answers it is shared among them
+        (a softmax over the question's rows): what to quote, not whether to answer."""
+        return softmax(rows @ self.sentence_weights)
+
+    def answerability(self, row: np.ndarray) -> float:
+        """The chance that the best sentence answers the question (one question's row)."""
+        return float(1.0 / (1.0 + np.exp(-(row @ self.answer_weights))))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "token_features": list(tokens.FEATURES),
+            "token_weights": [round(float(w), 6) for w in self.token_weights],
+            "sentence_features": list(features.FEATURES),
+            "sentence_weights": [round(float(w), 6) for w in self.sentence_weights],
+            "question_features": list(features.QUESTION_FEATURES),
+            "answer_weights": [round(float(w), 6) for w in self.answer_weights],
+            "answer_threshold": self.answer_threshold,
+            "lead_floor": self.lead_floor,
+            "second_ratio": self.second_ratio,
+            "max_words": self.max_words,
+            "trained": self.trained,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "reader weights") -> ReaderModel:
+        if (
+            tuple(data.get("token_features", ())) != tokens.FEATURES
+            or tuple(data.get("sentence_features", ())) != features.FEATURES
+            or tuple(data.get("question_features", ())) != features.QUESTION_FEATURES
+        ):
+            raise ConfigError(
+                f"{source} were fitted for other features than the reader computes: "
+                "run `make train` to fit them again"
+            )
+        return cls(
+            token_weights=np.asarray(data["token_weights"], dtype=np.float32),
+            sentence_weights=np.asarray(data["sentence_weights"], dtype=np.float64),
+            answer_weights=np.asarray(data["answer_weights"], dtype=np.float64),
+            answer_threshold=float(data["answer_threshold"]),
+            lead_floor=float(data["lead_floor"]),
+            second_ratio=float(data["second_ratio"]),
+            max_words=int(data["max_words"]),
+            trained=dict(data.get("trained", {})),
+        )
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    if not len(scores):
+        return scores
+    exp = np.exp(scores - scores.max())
+    return exp / exp.sum()
+
+
+@lru_cache(maxsize=4)
+def load(path: Path = WEIGHTS) -> ReaderModel:
+    """The fitted reader (read once per process)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the reader's weights {path}: {exc}") from None
+    return ReaderModel.from_json(data, str(path))

@@ -1,0 +1,223 @@
+"""The reader's token model: how likely each word of a sentence is part of the answer.
+
+A word is described by its shape (capitalised, a number, a month, a year, inside quotes, after
+a number ...) and by where it stands from the question's words in the sentence. Each shape
+feature has its own weight for each kind of question (`asked.Kind`): digits make an answer to
+"how many", capitalised runs an answer to "who". The weights are learned from the answer spans
+of SQuAD 2.0 (`make train`). The best run of likely words is the answer's lead ("Anna Berg and
+Tom Hale"), and the likeliest word not in the question says whether a sentence holds an answer
+of the asked kind at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from rag.compose.asked import KINDS, Kind
+from rag.text import STOPWORDS, normalise
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’.-][^\W\d_]+)*|[^\w\s]", re.UNICODE)
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
+    "friday saturday sunday".split()
+)
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred thousand million billion trillion dozen half quarter".split()
+)
+_TIME_UNITS = frozenset(
+    "second seconds minute minutes hour hours day days week weeks month months year years "
+    "decade decades century centuries".split()
+)
+_PLACE_TIME_PREPOSITIONS = frozenset("in at on from to near since until by during".split())
+_QUOTES = frozenset('"“”«»')
+
+SHAPES = (
+    "bias",
+    "capitalised",  # not the sentence's first word
+    "first_word",
+    "all_caps",
+    "number",
+    "year",
+    "number_word",
+    "calendar",
+    "stopword",
+    "punctuation",
+    "after_number",  # "mln", "dlrs", "pct": a unit
+    "before_number",
+    "in_name",  # capitalised after a capitalised word
+    "in_quotes",
+    "after_preposition",
+    "long_word",
+    "after_calendar",  # "March 2": a day, not an amount
+    "time_unit",  # "half an *hour*", "three *years*"
+)
+RELATIONS = ("in_question", "near_1", "near_3", "near_8", "far", "no_anchor", "near_focus")
+FEATURES = tuple(f"{k.value}:{s}" for k in KINDS for s in SHAPES) + RELATIONS
+
+
+@dataclass(frozen=True)
+class Token:
+    start: int
+    end: int
+    text: str
+    term: str  # as question terms are compared
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """A sentence's tokens and their shape features (the same for every question)."""
+
+    tokens: tuple[Token, ...]
+    shapes: np.ndarray  # (tokens, len(SHAPES))
+
+
+@lru_cache(maxsize=65536)
+def shaped(sentence: str) -> Shaped:
+    """The sentence's tokens and their `SHAPES` (remembered: sentences recur across
+    questions)."""
+    found = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(sentence)]
+    tokens = tuple(Token(a, b, text, normalise(text)) for a, b, text in found)
+    texts = [t[2] for t in found]
+    lowers = [t.lower() for t in texts]
+    rows = []
+    quoted = False
+    last = len(texts) - 1
+    for i, text in enumerate(texts):
+        lower = lowers[i]
+        if text in _QUOTES:
+            quoted = not quoted if text == '"' else text in "“«"
+        first = text[0]
+        word = first.isalpha()
+        previous = lowers[i - 1] if i else ""
+        following = texts[i + 1] if i < last else ""
+        capitalised = word and first.isupper() and i > 0
+        rows.append(
+            (
+                1.0,
+                capitalised,
+                i == 0,
+                word and len(text) > 1 and text.isupper(),
+                first.isdigit(),
+                len(text) == 4 and text.isdigit() and 1500 <= int(text) <= 2100,
+                lower in _NUMBER_WORDS,
+                lower in _CALENDAR,
+                lower in STOPWORDS,
+                not first.isalnum(),
+                bool(previous) and (previous[0].isdigit() or previous in _NUMBER_WORDS),
+                bool(following) and following[0].isdigit(),
+                capitalised and bool(previous) and texts[i - 1][0].isupper(),
+                quoted and text not in _QUOTES,
+                previous in _PLACE_TIME_PREPOSITIONS,
+                len(text) >= 8,
+                previous in _CALENDAR,
+                lower in _TIME_UNITS,
+            )
+        )
+    shapes = np.array(rows, dtype=np.float32).reshape(len(rows), len(SHAPES))
+    return Shaped(tokens, shapes)
+
+
+def _relations(found: Shaped, question_terms: frozenset[str], focus: frozenset[str]) -> np.ndarray:
+    """The `RELATIONS` of each token: in the question, how near the nearest question word,
+    and whether next to the noun the question asks about."""
+    n = len(found.tokens)
+    out = np.zeros((n, len(RELATIONS)), dtype=np.float32)
+    if not n:
+        return out
+    asked = np.array([bool(t.term) and t.term in question_terms for t in found.tokens])
+    focused = np.array([bool(t.term) and t.term in focus for t in found.tokens])
+    out[:, 0] = asked
+    if not asked.any():
+        out[:, 5] = 1.0
+        return out
+    where = np.arange(n)
+    distance = np.abs(where[:, None] - where[asked][None, :]).min(axis=1)
+    rest = ~asked
+    out[:, 1] = rest & (distance <= 1)
+    out[:, 2] = rest & (distance > 1) & (distance <= 3)
+    out[:, 3] = rest & (distance > 3) & (distance <= 8)
+    out[:, 4] = rest & (distance > 8)
+    if focused.any():
+        near = np.abs(where[:, None] - where[focused][None, :]).min(axis=1) <= 2
+        out[:, 6] = rest & near
+    return out
+
+
+def token_features(
+    sentence: str, kind: Kind, question_terms: frozenset[str], focus: frozenset[str] = frozenset()
+) -> np.ndarray:
+    """One row per token of the sentence: its shape features in the block of the asked kind,
+    then how it stands to the question's words and to the noun it asks about (`focus`)."""
+    found = shaped(sentence)
+    block = len(SHAPES)
+    rows = np.zeros((len(found.tokens), len(FEATURES)), dtype=np.float32)
+    offset = KINDS.index(kind) * block
+    rows[:, offset : offset + block] = found.shapes
+    rows[:, len(KINDS) * block :] = _relations(found, question_terms, focus)
+    return rows
+
+
+def token_chances(
+    sentence: str,
+    kind: Kind,
+    question_terms: frozenset[str],
+    focus: frozenset[str],
+    weights: np.ndarray,
+) -> np.ndarray:
+    """The token model's chance for each token, as `probabilities(token_features(...))`
+    without building the rows."""
+    found = shaped(sentence)
+    block = len(SHAPES)
+    offset = KINDS.index(kind) * block
+    relation = len(KINDS) * block
+    logits = found.shapes @ weights[offset : offset + block]
+    logits += _relations(found, question_terms, focus) @ weights[relation:]
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The likeliest answer span of a sentence: offsets into it, its text, its mean chance."""
+
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+def probabilities(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(rows @ weights)))
+
+
+_EDGE = STOPWORDS | frozenset(",;:-–—'’\"“”()")
+MAX_LEAD_TOKENS = 12
+
+
+def best_lead(sentence: str, chances: np.ndarray, floor: float = 0.5) -> Lead | None:
+    """The run of tokens whose chances most exceed `floor` (at most `MAX_LEAD_TOKENS`), trimmed
+    of function words and punctuation at its ends; None when no token reaches the floor."""
+    tokens = shaped(sentence).tokens
+    best, best_gain = None, 0.0
+    for i in range(len(tokens)):
+        gain = 0.0
+        for j in range(i, min(len(tokens), i + MAX_LEAD_TOKENS)):
+            gain += float(chances[j]) - floor
+            if gain > best_gain:
+                best, best_gain = (i, j), gain
+    if best is None:
+        return None
+    i, j = best
+    while i <= j and tokens[i].text.lower() in _EDGE:
+        i += 1
+    while j >= i and tokens[j].text.lower() in _EDGE:
+        j -= 1
+    if i > j:
+        return None
+    start, end = tokens[i].start, tokens[j].end
+    return Lead(start, end, sentence[start:end], float(np.mean(chances[i : j + 1])))

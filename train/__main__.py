@@ -1,0 +1,382 @@
+"""`make train`: fit the offline reader and choose its thresholds, then write
+`rag/compose/reader.json`.
+
+1. Every labelled question is retrieved and read as at answer time (`examples`): SQuAD 2.0's
+   train pages, and the news sets: `eval/reuters_train.jsonl` (over four Reuters-21578 files
+   written to `.rag-train/`), `eval/reuters_dev.jsonl` (over `eval/reuters/`) and
+   `eval/seeds_blind_dev.jsonl` and `eval/gold.jsonl` (over the seeds). Test splits and
+   SQuAD's held-out pages are never read here.
+2. The token model is fitted on the words of the sentences that hold an answer.
+3. The sentence model is fitted on every candidate sentence, with the token model's chances
+   among its features.
+4. The answer threshold, the share of the first sentence's chance at which a second joins,
+   and the lead's floor are chosen on validation data: SQuAD's validation pages, and the news
+   dev sets through cross-fitting (each fold scored by a model fitted without it).
+
+    python -m train [--squad-limit N] [--out rag/compose/reader.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from rag.compose import features as sentence_features
+from rag.compose import tokens
+from rag.compose.model import WEIGHTS, ReaderModel, softmax
+from rag.compose.reader import Reader
+from rag.evaluate import aggregate, score_item
+from rag.types import Answer
+from train import reuters
+from train.examples import (
+    TRAIN_DIR,
+    Example,
+    answer_tokens,
+    engine_for,
+    gold_items,
+    read,
+    squad_items,
+)
+from train.fit import conditional_logistic, log_loss, logistic
+
+ROOT = Path(__file__).resolve().parent.parent
+REUTERS_TRAIN = TRAIN_DIR / "reuters-train"  # reut2-002 to -005, written by `train.reuters`
+NEWS = (
+    ("reuters-train", ROOT / "eval" / "reuters_train.jsonl", REUTERS_TRAIN),
+    ("reuters-dev", ROOT / "eval" / "reuters_dev.jsonl", ROOT / "eval" / "reuters"),
+    ("seeds-blind-dev", ROOT / "eval" / "seeds_blind_dev.jsonl", ROOT / "seeds"),
+    ("seeds-gold", ROOT / "eval" / "gold.jsonl", ROOT / "seeds"),
+)
+FOLDS = 5
+NEWS_WEIGHT = 5.0  # a news question's candidates weigh this many SQuAD ones'
+# SQuAD's unanswerable questions were written against one paragraph to look answerable from
+# it; news questions are unanswerable because no article reports the detail. For answerability
+# a SQuAD question weighs this much (a news question NEWS_WEIGHT).
+SQUAD_ANSWER_WEIGHT = 1.0
+L2 = 1.0
+MEDIAN_WORDS = 40  # the median answer may be this long, no longer
+MAX_FALSE_ABSTENTION = 0.05  # of answerable news questions, over the news validation sets
+LEAD_PRECISION = 0.75  # an answer may open with a span only when it is right this often
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _blank() -> ReaderModel:
+    return ReaderModel(
+        token_weights=np.zeros(len(tokens.FEATURES), dtype=np.float32),
+        sentence_weights=np.zeros(len(sentence_features.FEATURES)),
+        answer_weights=np.zeros(len(sentence_features.QUESTION_FEATURES)),
+        answer_threshold=0.5,
+        lead_floor=0.5,
+        second_ratio=1.0,
+    )
+
+
+def _token_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token rows and labels of every positive candidate (its answer's words are the 1s)."""
+    xs, ys, ws = [], [], []
+    for ex in examples:
+        alternates = [a for fact in ex.item.gold.key_facts for a in fact]
+        weight = 1.0 if ex.item.origin.startswith("squad") else NEWS_WEIGHT
+        for reading, labels in zip(ex.readings, ex.labels, strict=True):
+            for c, label in zip(reading.candidates, labels, strict=True):
+                if not label:
+                    continue
+                asked = reading.asked
+                rows = tokens.token_features(c.text, asked.kind, asked.terms, asked.focus)
+                inside = answer_tokens(c.text, alternates)
+                if not inside.any():
+                    continue
+                xs.append(rows)
+                ys.append(inside)
+                ws.append(np.full(len(inside), weight))
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def _sentence_data(examples: list[Example]) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Each question part's candidate rows with their labels, and its weight."""
+    groups, ws = [], []
+    for ex in examples:
+        weight = 1.0 if ex.item.origin.startswith("squad") else NEWS_WEIGHT
+        for reading, labels in zip(ex.readings, ex.labels, strict=True):
+            if len(labels):
+                groups.append((reading.rows, labels))
+                ws.append(weight / len(ex.readings))
+    return groups, np.array(ws)
+
+
+def _fit_sentences(examples: list[Example]) -> np.ndarray:
+    groups, ws = _sentence_data(examples)
+    return conditional_logistic(groups, ws, l2=L2)
+
+
+def _question_data(
+    reader: Reader, examples: list[Example]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row per part of a question: its answerability features over the candidates of the
+    asked time, labelled 1 when the best of them answers."""
+    xs, ys, ws = [], [], []
+    for ex in examples:
+        weight = SQUAD_ANSWER_WEIGHT if ex.item.origin.startswith("squad") else NEWS_WEIGHT
+        for reading, labels in zip(ex.readings, ex.labels, strict=True):
+            fitting, row = reader.fitting(reading)
+            best = fitting[0] if fitting else None
+            answered = best is not None and bool(labels[reading.candidates.index(best)])
+            xs.append(row)
+            ys.append(float(answered))
+            ws.append(weight / len(ex.readings))
+    return np.vstack(xs), np.array(ys), np.array(ws)
+
+
+def _rescore(reader: Reader, examples: list[Example]) -> None:
+    """Features again (the token model changed), chances and order by the reader's model."""
+    for ex in examples:
+        for reading in ex.readings:
+            reader.score(reading)
+        ex.label()
+
+
+def _apply(examples: list[Example], weights: np.ndarray) -> None:
+    """Chances and order by these sentence weights, features unchanged."""
+    for ex in examples:
+        for reading in ex.readings:
+            if not reading.candidates:
+                continue
+            chances = softmax(reading.rows @ weights)
+            for c, chance in zip(reading.candidates, chances, strict=True):
+                c.score = float(chance)
+            order = np.argsort(-chances, kind="stable")
+            reading.candidates = [reading.candidates[i] for i in order]
+            reading.rows = reading.rows[order]
+        ex.label()
+
+
+def _answers(readers: list[tuple[Reader, list[Example]]]) -> dict[str, float]:
+    """The evaluator's metrics of each reader's answers to its examples, together."""
+    results = []
+    for reader, examples in readers:
+        for ex in examples:
+            composition = reader.answer(ex.retrieval, ex.readings)
+            answer = Answer(
+                question=ex.item.gold.question,
+                text=composition.text,
+                abstained=composition.abstained,
+                mode=reader.mode,
+                citations=composition.citations,
+                passages=ex.retrieval.passages,
+            )
+            results.append(score_item(ex.item.gold, answer, 0.0))
+    return aggregate(results)
+
+
+def _objective(by_set: dict[str, dict[str, float]]) -> float:
+    """Mean answer accuracy over the validation sets, each set counting once."""
+    return statistics.fmean(m["answer_accuracy"] for m in by_set.values())
+
+
+Validation = dict[str, list[tuple[ReaderModel, list[Example]]]]
+
+
+def _choose(
+    model: ReaderModel, validation: Validation
+) -> tuple[ReaderModel, dict[str, dict[str, float]]]:
+    """The answer threshold, the share of the best sentence's chance at which another joins,
+    and the answer's word budget with the best validation accuracy whose median answer stays
+    within `MEDIAN_WORDS` and whose news answers abstain wrongly at most
+    `MAX_FALSE_ABSTENTION` of the time (coordinate ascent, two rounds), then the lead's floor.
+    Each validation set is answered by models fitted without it."""
+    grids: dict[str, list[float]] = {
+        "answer_threshold": [round(x, 3) for x in np.arange(0.05, 0.951, 0.025)],
+        "second_ratio": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01],
+        "max_words": [30, 40, 50, 60, 70],
+    }
+    chosen: dict[str, float] = {name: getattr(model, name) for name in grids}
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(2):
+        for name, grid in grids.items():
+            scored = []
+            for value in grid:
+                settings = {**chosen, name: value}
+                by_set = {
+                    key: _answers([(Reader(None, replace(m, **settings)), exs) for m, exs in parts])  # type: ignore[arg-type]
+                    for key, parts in validation.items()
+                }
+                words = max(m["answer_words_median"] for m in by_set.values())
+                news = [m for key, m in by_set.items() if not key.startswith("squad")]
+                wrongly = statistics.fmean(m["false_abstention_rate"] for m in news)
+                if words > MEDIAN_WORDS or wrongly > MAX_FALSE_ABSTENTION:
+                    continue
+                scored.append(
+                    (_objective(by_set), -abs(value - getattr(model, name)), value, by_set)
+                )
+            if not scored:
+                continue  # no value meets the bounds: keep the current one
+            _, _, value, best = max(scored, key=lambda s: (s[0], s[1]))
+            chosen[name] = value
+            _log(
+                f"  {name} = {value}: "
+                + ", ".join(
+                    f"{k} {m['answer_accuracy']:.3f}/{m['abstention_recall']:.2f}/"
+                    f"{m['false_abstention_rate']:.2f}/{m['answer_words_median']:g}"
+                    for k, m in best.items()
+                )
+            )
+    model = replace(
+        model,
+        answer_threshold=chosen["answer_threshold"],
+        second_ratio=chosen["second_ratio"],
+        max_words=int(chosen["max_words"]),
+    )
+    return replace(model, lead_floor=_lead_floor(model, validation)), best
+
+
+def _lead_floor(model: ReaderModel, validation: Validation) -> float:
+    """The lowest token chance at which the answer's lead (its first span) is right at least
+    `LEAD_PRECISION` of the time: it holds a key fact, or a key fact holds it."""
+    leads: list[tuple[float, bool]] = []
+    for parts in validation.values():
+        for fitted, examples in parts:
+            reader = Reader(None, replace(fitted, lead_floor=0.0))  # type: ignore[arg-type]
+            for ex in examples:
+                if not ex.item.answerable:
+                    continue
+                alternates = [a.lower().strip() for f in ex.item.gold.key_facts for a in f]
+                for reading in ex.readings:
+                    fitting, _ = reader.fitting(reading)
+                    lead = reader.lead(fitting[0], reading) if fitting else None
+                    if lead is not None:
+                        text = lead.text.lower()
+                        right = any(a and (a in text or text in a) for a in alternates)
+                        leads.append((lead.score, right))
+    for floor in np.arange(0.3, 0.951, 0.05):
+        shown = [right for score, right in leads if score >= floor]
+        if shown and statistics.fmean(shown) >= LEAD_PRECISION:
+            _log(
+                f"chose lead_floor = {floor:.2f} ({len(shown)} of {len(leads)} leads shown, "
+                f"{statistics.fmean(shown):.2f} right)"
+            )
+            return round(float(floor), 2)
+    return 1.0  # no floor is precise enough: no leads
+
+
+def fit(sets: dict[str, list[Example]], model: ReaderModel) -> tuple[ReaderModel, Validation]:
+    """The fitted reader, and the validation sets paired with the models to answer them."""
+    news = [e for name in sets if not name.startswith("squad") for e in sets[name]]
+    fitting = sets["squad-train"] + news
+    fold = {id(e): i % FOLDS for i, e in enumerate(fitting)}
+
+    _log("fitting the token model ...")
+    x, y, w = _token_data(fitting)
+    token_weights = logistic(x, y, w, l2=L2)
+    _log(f"  {len(y)} tokens, {int(y.sum())} in answers, loss {log_loss(x, y, token_weights):.3f}")
+    model = replace(model, token_weights=token_weights.astype(np.float32))
+    reader = Reader(None, model)  # type: ignore[arg-type]  # features from saved vectors only
+    for exs in sets.values():
+        _rescore(reader, exs)
+
+    _log("fitting the sentence model (and one per fold, for the next step) ...")
+    sentence_weights = _fit_sentences(fitting)
+    groups, _ = _sentence_data(fitting)
+    _log(f"  {len(groups)} question parts, {sum(len(y) for _, y in groups)} sentences")
+    for i in range(FOLDS):
+        held = [e for e in fitting if fold[id(e)] == i]
+        _apply(held, _fit_sentences([e for e in fitting if fold[id(e)] != i]))
+    _apply(sets["squad-val"], sentence_weights)
+
+    _log("fitting the answerability model ...")
+    x, y, w = _question_data(reader, fitting)
+    answer_weights = logistic(x, y, w, l2=L2)
+    _log(
+        f"  {len(y)} question parts, {int(y.sum())} answered by their best sentence, "
+        f"loss {log_loss(x, y, answer_weights):.3f}"
+    )
+    model = replace(model, sentence_weights=sentence_weights, answer_weights=answer_weights)
+    validation: Validation = {"squad-val": [(model, sets["squad-val"])]}
+    for name in sets:
+        if name.startswith("squad"):
+            continue
+        validation[name] = []
+        for i in range(FOLDS):
+            xf, yf, wf = _question_data(reader, [e for e in fitting if fold[id(e)] != i])
+            held = [e for e in sets[name] if fold[id(e)] == i]
+            validation[name].append(
+                (replace(model, answer_weights=logistic(xf, yf, wf, l2=L2)), held)
+            )
+    return model, validation
+
+
+def read_sets(squad_limit: int | None, val_limit: int | None) -> dict[str, list[Example]]:
+    """Every labelled question, retrieved and read with a blank model."""
+    model = _blank()
+    sets: dict[str, list[Example]] = {}
+    for split, limit in (("train", squad_limit), ("val", val_limit)):
+        corpus, items = squad_items(split, limit)
+        sets[f"squad-{split}"] = read(engine_for(corpus, f"squad-{split}"), model, items)
+    if not REUTERS_TRAIN.is_dir():
+        reuters.write(REUTERS_TRAIN, ["002", "003", "004", "005"])
+    for name, gold, corpus in NEWS:
+        sets[name] = read(engine_for(corpus, name), model, gold_items(gold, name))
+    for name, exs in sets.items():
+        _log(
+            f"  {name}: {len(exs)} questions, "
+            f"{sum(len(r.candidates) for e in exs for r in e.readings)} candidates"
+        )
+    return sets
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="fit the offline reader")
+    parser.add_argument("--squad-limit", type=int, default=None, help="SQuAD train questions")
+    parser.add_argument("--val-limit", type=int, default=600, help="SQuAD validation questions")
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    _log("reading the labelled questions ...")
+    sets = read_sets(args.squad_limit, args.val_limit)
+    model, validation = fit(sets, _blank())
+    _log("choosing thresholds on validation ...")
+    model, metrics = _choose(model, validation)
+    model = replace(
+        model,
+        trained={
+            "date": dt.date.today().isoformat(),
+            "questions": {name: len(exs) for name, exs in sets.items()},
+            "news_weight": NEWS_WEIGHT,
+            "l2": L2,
+            "validation": {
+                name: {
+                    k: m[k]
+                    for k in (
+                        "answer_accuracy",
+                        "abstention_recall",
+                        "false_abstention_rate",
+                        "answer_words_median",
+                    )
+                }
+                for name, m in metrics.items()
+            },
+            "seconds": round(time.perf_counter() - started),
+        },
+    )
+    args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", "utf-8")
+    _log(f"wrote {args.out}")
+    for name, m in metrics.items():
+        _log(
+            f"  {name}: accuracy {m['answer_accuracy']}, abstention {m['abstention_recall']}, "
+            f"false abstention {m['false_abstention_rate']}, words {m['answer_words_median']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.conversation import Message, split_history
-from rag.corpus import Article, scan
+from rag.corpus import Article, SkipFile, read_article, scan
 from rag.embeddings import Embedder
 from rag.errors import RagError
 from rag.types import Answer, Passage
@@ -156,8 +157,9 @@ def node_passages(nodes: Sequence[Any]) -> list[Passage]:
 
 
 def indexed_articles(engine: RagEngine) -> list[Article]:
-    """The articles the engine's index holds, each cleaned text put together again from its
-    chunks (which hold its offsets), so the baseline answers over the same corpus."""
+    """The articles the engine's index holds: each read again from the file it was ingested
+    from when that file is unchanged, else put together from its chunks (which keep their
+    offsets), so the baseline answers over the same corpus and quotes the same text."""
     lexical = engine.indexer.lexical()
     documents = lexical.documents()
     records = lexical.doc_records([d.doc_id for d in documents])
@@ -167,22 +169,32 @@ def indexed_articles(engine: RagEngine) -> list[Article]:
         chunks = sorted(records.get(doc.doc_id, []), key=lambda r: int(r.metadata["start"]))
         if not chunks:
             continue
-        text = ""
-        for record in chunks:
-            start = int(record.metadata["start"])
-            text = text[:start].ljust(start) + record.text
-        articles.append(
-            Article(
-                doc_id=doc.doc_id,
-                path=Path(sources.get(doc.doc_id, doc.doc_id)),
-                text=text,
-                sha256=str(chunks[0].metadata.get("doc_sha", "")),
-                title=doc.title,
-                outlet=doc.outlet,
-                published=doc.published,
-                url=doc.url,
+        meta = {
+            "title": doc.title,
+            "outlet": doc.outlet,
+            "published": doc.published,
+            "url": doc.url,
+        }
+        try:
+            article = read_article(Path(sources.get(doc.doc_id, "")), meta)
+        except (OSError, RagError, SkipFile):
+            article = None
+        if article is None or article.sha256 != chunks[0].metadata.get("doc_sha"):
+            text = ""
+            for record in chunks:  # what lies between two chunks is the space between paragraphs
+                start = int(record.metadata["start"])
+                text = text[:start] + "\n" * (start - len(text)) + record.text
+            article = Article(
+                doc.doc_id,
+                Path(sources.get(doc.doc_id, doc.doc_id)),
+                text,
+                "",
+                doc.title,
+                doc.outlet,
+                doc.published,
+                doc.url,
             )
-        )
+        articles.append(replace(article, doc_id=doc.doc_id))
     return articles
 
 

@@ -11,8 +11,9 @@ from rag import RagEngine
 from rag import evaluate as ev
 from rag.baseline import TOP_K, BaselineEngine, EmbedderAdapter
 from rag.corpus import scan
+from rag.embeddings import LocalEmbedder
 from rag.errors import InputError
-from tests.conftest import HEADLINE, SEEDS
+from tests.conftest import HEADLINE, SEEDS, settings
 
 GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
 
@@ -81,3 +82,21 @@ def test_the_evaluator_runs_it_like_our_engine(baseline: BaselineEngine) -> None
     report = ev.report(results, {"k": TOP_K})
     assert set(ev.METRICS) == set(report["metrics"])
     assert "judge" not in report["items"][0]
+
+
+def test_it_scores_the_articles_the_index_holds_not_the_corpus_folder(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text(
+        "Glenmoor harbour reopens\n\nThe Glenmoor harbour reopened on Monday after a storm "
+        "closed it for nine days, the port authority said. Fishing boats returned at dawn.\n",
+        "utf-8",
+    )
+    engine = RagEngine(settings(tmp_path / "data"), embedder=embedder)  # corpus folder: seeds
+    engine.ingest([folder])
+    baseline = BaselineEngine(engine)
+    passages = baseline.retrieve("How long was the Glenmoor harbour closed?")
+    assert passages and {p.doc_id for p in passages} == {"harbour"}
+    assert "nine days" in baseline.ask("How long was the Glenmoor harbour closed?").text

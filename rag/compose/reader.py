@@ -162,8 +162,12 @@ class Reader:
             window = reading.asked.window
             fitting, row = self.fitting(reading)
             if only_time:
-                # "what happened on 13 May 2019?": what the articles date then answers
-                fitting = [c for c in fitting if _dated(c, window)] or fitting
+                # "what happened on 13 May 2019?": what the articles of then report, and what
+                # others date then
+                fitting = sorted(
+                    fitting,
+                    key=lambda c: (-_published_in(c, window), -_dated(c, window), -c.score),
+                )
             elif self.model.answerability(row) < threshold:
                 if window is not None and reading.candidates:
                     everywhere = question_features(reading.candidates, reading.rows, reading.asked)
@@ -177,7 +181,11 @@ class Reader:
             if elsewhere is not None and window is not None:
                 return time_scoped_abstention(window, elsewhere.passage)
             return ABSTENTION
-        return self._written(self._chosen(answered), retrieval.analysis.focus.window)
+        said = self._chosen(answered)
+        window = retrieval.analysis.focus.window
+        if window is not None and window.precise:
+            said = self._corroborated(said, answered, window)
+        return self._written(said, window)
 
     def fitting(self, reading: Reading) -> tuple[list[Candidate], np.ndarray]:
         """The candidates of the asked time (all when none is asked), best first, and the
@@ -236,6 +244,24 @@ class Reader:
                     out.append(extra)
         return out
 
+    def _corroborated(
+        self, said: list[Said], answered: list[tuple[list[Candidate], Reading]], window: Window
+    ) -> list[Said]:
+        """For a question about a short time ("in July 2016"), the likeliest sentence of
+        another article that itself dates what it says to that time ("Last month, ..."): a
+        second source, if the answer has room for it."""
+        cited = {s.candidate.passage.doc_id for s in said}
+        used = sum(s.words for s in said)
+        fitting, reading = answered[0]
+        for c in fitting:
+            if c.passage.doc_id in cited or not _dated(c, window) or leans_back(c.text):
+                continue
+            if any(float(c.vector @ s.candidate.vector) > 0.9 for s in said):
+                continue
+            extra = self._said(c, reading)
+            return [*said, extra] if used + extra.words <= self.model.max_words else said
+        return said
+
     def _said(self, c: Candidate, reading: Reading) -> Said:
         """A sentence as the answer says it: opened by its lead, cut to its clauses that tell."""
         lead = self.lead(c, reading)
@@ -284,6 +310,10 @@ def _fits(c: Candidate, window: Window | None) -> bool:
 
 def _dated(c: Candidate, window: Window | None) -> bool:
     return window is not None and dated_in(window, c.text, c.passage.published)
+
+
+def _published_in(c: Candidate, window: Window | None) -> bool:
+    return window is not None and window.admits(c.passage.published, ())
 
 
 def _cut(sentence: str, keep: tuple[int, int] | None, asked: frozenset[str]) -> str:

@@ -169,7 +169,7 @@ def indexed_articles(engine: RagEngine) -> list[Article]:
         chunks = sorted(records.get(doc.doc_id, []), key=lambda r: int(r.metadata["start"]))
         if not chunks:
             continue
-        meta = {
+        meta: dict[str, object] = {
             "title": doc.title,
             "outlet": doc.outlet,
             "published": doc.published,

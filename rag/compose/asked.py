@@ -42,7 +42,8 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
             r"\bhow (?:many|much|long|far|old|big|large|high|fast|often)\b"
             r"|\bwhat (?:[\w'’]+ ){0,5}?(?:percentage|percent|share|price|prices|amount|number|"
             r"rate|cost|value|sum|total|size|proportion|figure|level|loss|profit|revenue|"
-            r"dividend)s?\b"
+            r"dividend|range|speed|distance|length|height|depth|weight|population|budget|toll|"
+            r"age|capacity|salary|income|output|volume)s?\b"
             r"|\bat what (?:price|rate|level)\b|\bby how much\b"
             rf"|\bwhat {_AUX} (?:\S+ ){{1,5}}(?:pay|paid|cost|fetch|earn|lose|lost|raise|spend|"
             r"charge|offer|bid)\b",

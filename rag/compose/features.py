@@ -18,10 +18,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-from rag.compose.asked import KINDS, Kind
+from rag.compose.asked import KINDS, SPAN_KINDS, Kind
 from rag.compose.base import Sentence, passage_sentences
 from rag.compose.tokens import shaped, token_chances
 from rag.lexical import LexicalIndex
@@ -118,6 +120,10 @@ QUESTION_FEATURES = (
     "speaker",
     "all_names",
     "before_window",
+    "span_chance",  # for a question asking for a name, place, date or number
+    "span_missing",
+    "quoted_for_quote",  # for "what did X say": the best sentence quotes or reports speech
+    "speech_for_quote",
     *(f"kind:{k.value}" for k in KINDS),
     *(f"chance:{k.value}" for k in KINDS),
 )
@@ -242,12 +248,12 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
         row = rows[i]
         before, after = around[i]
         context = c.terms.union(*(o.terms for o in (before, after) if o is not None))
-        c.chances = token_chances(c.text, asked.kind, asked.terms, asked.focus, token_weights)
-        tokens = shaped(c.text).tokens
-        chance = max(
-            (float(p) for p, t in zip(c.chances, tokens, strict=True) if t.term not in asked.terms),
-            default=0.0,
+        c.chances, in_question = token_chances(
+            c.text, asked.kind, asked.terms, asked.focus, token_weights
         )
+        fresh = c.chances[~in_question]
+        chance = float(fresh.max()) if len(fresh) else 0.0
+        static = _static(c.text)
         others = similar[i][docs != docs[i]]
         content = [t for t in c.terms if t]
         overlap_context = _coverage(context, asked.weights)
@@ -267,7 +273,7 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
         row[column["novelty"]] = (
             sum(t not in asked.terms for t in content) / len(content) if content else 0.0
         )
-        row[column["log_words"]] = math.log(len(words(c.text)))
+        row[column["log_words"]] = static.log_words
         row[column["lead"]] = 1.0 / (1.0 + c.offset / 200.0)
         row[column["rank"]] = 1.0 / (1.0 + c.rank)
         row[column["support"]] = float(others.max()) if len(others) else 0.0
@@ -282,11 +288,11 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
             )
             row[column["dated_in_window"]] = float(dated_in(asked.window, c.text, published))
         if asked.kind is Kind.QUOTE:
-            row[column["quoted_for_quote"]] = float(bool(_QUOTE.search(c.text)))
-            row[column["speech_for_quote"]] = float(bool(_SPEECH.search(c.text)))
-        row[column["leans_back"]] = float(bool(_LEANS_BACK.match(c.text)))
-        row[column["withheld"]] = float(bool(_WITHHELD.search(c.text)))
-        row[column["future"]] = float(bool(FUTURE.search(c.text)))
+            row[column["quoted_for_quote"]] = static.quoted
+            row[column["speech_for_quote"]] = static.speech
+        row[column["leans_back"]] = static.leans_back
+        row[column["withheld"]] = static.withheld
+        row[column["future"]] = static.future
         row[column["chance_in_context"]] = chance * overlap_context
         row[column["overlap_names"]] = _coverage(context, named) if named else 1.0
         row[column["overlap_words"]] = _coverage(c.terms, other) if other else 1.0
@@ -323,6 +329,29 @@ def _speaks(sentence: str, names: frozenset[str]) -> bool:
     return any(t in names for i in verbs for t in terms[max(0, i - 4) : i + 5])
 
 
+class _Static(NamedTuple):
+    """What a sentence tells whatever the question (remembered: sentences recur)."""
+
+    log_words: float
+    quoted: float
+    speech: float
+    leans_back: float
+    withheld: float
+    future: float
+
+
+@lru_cache(maxsize=65536)
+def _static(sentence: str) -> _Static:
+    return _Static(
+        math.log(max(1, len(words(sentence)))),
+        float(bool(_QUOTE.search(sentence))),
+        float(bool(_SPEECH.search(sentence))),
+        float(bool(_LEANS_BACK.match(sentence))),
+        float(bool(_WITHHELD.search(sentence))),
+        float(bool(FUTURE.search(sentence))),
+    )
+
+
 def question_features(candidates: list[Candidate], rows: np.ndarray, asked: Asked) -> np.ndarray:
     """The `QUESTION_FEATURES` of a question whose candidates are scored and sorted (best
     first; `rows` in the same order): how sure the best answer is, how far ahead of the
@@ -350,6 +379,8 @@ def question_features(candidates: list[Candidate], rows: np.ndarray, asked: Aske
         "speaker",
         "all_names",
         "before_window",
+        "quoted_for_quote",
+        "speech_for_quote",
     ):
         out[column[name]] = first[source[name]]
     seen = frozenset().union(*(c.terms for c in candidates))
@@ -361,7 +392,11 @@ def question_features(candidates: list[Candidate], rows: np.ndarray, asked: Aske
     out[column["uncovered_focus"]] = (
         1.0 - len(asked.focus & near) / len(asked.focus) if asked.focus else 0.0
     )
-    out[column[f"chance:{asked.kind.value}"]] = first[source[f"chance:{asked.kind.value}"]]
+    chance = first[source[f"chance:{asked.kind.value}"]]
+    out[column[f"chance:{asked.kind.value}"]] = chance
+    if asked.kind in SPAN_KINDS:
+        out[column["span_chance"]] = chance
+        out[column["span_missing"]] = float(chance < 0.5)
     return out
 
 

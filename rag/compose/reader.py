@@ -168,6 +168,10 @@ class Reader:
                     fitting,
                     key=lambda c: (-_published_in(c, window), -_dated(c, window), -c.score),
                 )
+            elif window is not None and (other := _named_elsewhere(reading, fitting)):
+                # what the question names is reported, but not from the asked time
+                elsewhere = elsewhere or other
+                continue
             elif self.model.answerability(row) < threshold:
                 if window is not None and reading.candidates:
                     everywhere = question_features(reading.candidates, reading.rows, reading.asked)
@@ -310,6 +314,16 @@ def _fits(c: Candidate, window: Window | None) -> bool:
 
 def _dated(c: Candidate, window: Window | None) -> bool:
     return window is not None and dated_in(window, c.text, c.passage.published)
+
+
+def _named_elsewhere(reading: Reading, fitting: list[Candidate]) -> Candidate | None:
+    """The best candidate that names what the question names, when no candidate of the
+    asked time names any of it ("What did Pompeo say in 2016?": the 2016 articles never
+    mention him, the 2019 ones do)."""
+    names = reading.asked.names
+    if not names or any(names & c.terms for c in fitting):
+        return None
+    return next((c for c in reading.candidates if names & c.terms), None)
 
 
 def _published_in(c: Candidate, window: Window | None) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,8 +62,7 @@ RELATIONS = ("in_question", "near_1", "near_3", "near_8", "far", "no_anchor", "n
 FEATURES = tuple(f"{k.value}:{s}" for k in KINDS for s in SHAPES) + RELATIONS
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     start: int
     end: int
     text: str
@@ -82,7 +82,7 @@ def shaped(sentence: str) -> Shaped:
     """The sentence's tokens and their `SHAPES` (remembered: sentences recur across
     questions)."""
     found = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(sentence)]
-    tokens = tuple(Token(a, b, text, normalise(text)) for a, b, text in found)
+    tokens = tuple([Token(a, b, text, normalise(text)) for a, b, text in found])
     texts = [t[2] for t in found]
     lowers = [t.lower() for t in texts]
     rows = []
@@ -123,19 +123,21 @@ def shaped(sentence: str) -> Shaped:
     return Shaped(tokens, shapes)
 
 
-def _relations(found: Shaped, question_terms: frozenset[str], focus: frozenset[str]) -> np.ndarray:
-    """The `RELATIONS` of each token: in the question, how near the nearest question word,
-    and whether next to the noun the question asks about."""
+def _relations(
+    found: Shaped, question_terms: frozenset[str], focus: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `RELATIONS` of each token (in the question, how near the nearest question word,
+    whether next to the noun the question asks about), and which tokens are the question's."""
     n = len(found.tokens)
     out = np.zeros((n, len(RELATIONS)), dtype=np.float32)
+    asked = np.array([bool(t.term) and t.term in question_terms for t in found.tokens], bool)
     if not n:
-        return out
-    asked = np.array([bool(t.term) and t.term in question_terms for t in found.tokens])
-    focused = np.array([bool(t.term) and t.term in focus for t in found.tokens])
+        return out, asked
     out[:, 0] = asked
     if not asked.any():
         out[:, 5] = 1.0
-        return out
+        return out, asked
+    focused = np.array([bool(t.term) and t.term in focus for t in found.tokens], bool)
     where = np.arange(n)
     distance = np.abs(where[:, None] - where[asked][None, :]).min(axis=1)
     rest = ~asked
@@ -146,7 +148,7 @@ def _relations(found: Shaped, question_terms: frozenset[str], focus: frozenset[s
     if focused.any():
         near = np.abs(where[:, None] - where[focused][None, :]).min(axis=1) <= 2
         out[:, 6] = rest & near
-    return out
+    return out, asked
 
 
 def token_features(
@@ -159,7 +161,7 @@ def token_features(
     rows = np.zeros((len(found.tokens), len(FEATURES)), dtype=np.float32)
     offset = KINDS.index(kind) * block
     rows[:, offset : offset + block] = found.shapes
-    rows[:, len(KINDS) * block :] = _relations(found, question_terms, focus)
+    rows[:, len(KINDS) * block :] = _relations(found, question_terms, focus)[0]
     return rows
 
 
@@ -169,16 +171,16 @@ def token_chances(
     question_terms: frozenset[str],
     focus: frozenset[str],
     weights: np.ndarray,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The token model's chance for each token, as `probabilities(token_features(...))`
-    without building the rows."""
+    without building the rows, and which tokens are the question's own words."""
     found = shaped(sentence)
     block = len(SHAPES)
     offset = KINDS.index(kind) * block
     relation = len(KINDS) * block
-    logits = found.shapes @ weights[offset : offset + block]
-    logits += _relations(found, question_terms, focus) @ weights[relation:]
-    return 1.0 / (1.0 + np.exp(-logits))
+    relations, asked = _relations(found, question_terms, focus)
+    logits = found.shapes @ weights[offset : offset + block] + relations @ weights[relation:]
+    return 1.0 / (1.0 + np.exp(-logits)), asked
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.asked import speaker_words
 from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
@@ -17,11 +18,21 @@ from rag.index import Indexer, chunk_spans, published_ordinal, remember_sentence
 from rag.lexical import LexicalIndex
 from rag.question import Focus, focus
 from rag.store import ChunkRecord, ChunkStore
-from rag.text import STOPWORDS, base_form, normalise, sentence_spans, term_set, terms, words
+from rag.text import (
+    STOPWORDS,
+    base_form,
+    normalise,
+    sentence_spans,
+    speaks,
+    term_set,
+    terms,
+    words,
+)
 from rag.timeline import Span, Window, dated_in, iso_dates, untimed
 from rag.types import Passage
 
 RRF_K = 60
+SPEAKER_BONUS = 0.2  # "what did Lavrov say": a sentence reporting the words of whom it names
 YEAR_PENALTY = 0.2  # "in 2016": a chunk neither published then nor naming a time then
 MONTH_PENALTY = 0.1  # "in August 2016": a chunk of the right year, outside the window
 # "in July 2016": a sentence of a later (or earlier) article that dates what it says to July
@@ -303,14 +314,16 @@ class HybridRetriever:
         fused: list[tuple[ChunkRecord, float]],
         lexical: LexicalIndex,
     ) -> list[tuple[ChunkRecord, float]]:
-        """Order candidates by their best sentence (meaning and the question's wording weighted
-        by IDF), with the fused rank as a smaller share: a chunk that holds one sentence
-        answering the question beats one that only shares its topic."""
+        """Order candidates by their best sentence (meaning, the question's wording weighted
+        by IDF, and for "what did X say" whether it reports X's words), with the fused rank as
+        a smaller share: a chunk that holds one sentence answering the question beats one that
+        only shares its topic."""
         if not fused:
             return []
         asked = analysis.focus
         question_terms = set(analysis.terms)
         total = sum(lexical.idf(t) for t in question_terms) or 1.0
+        speakers = frozenset(t for w in speaker_words(asked.own) for t in query_terms(w, lexical))
         for record, _ in fused:
             remember_sentence_reads(record)
         spans = [
@@ -336,6 +349,7 @@ class HybridRetriever:
                 found = sentence_terms(sentence, lexical)
                 overlap = sum(lexical.idf(t) for t in question_terms & found)
                 value = 0.5 * float(similarity) + 0.5 * overlap / total
+                value += SPEAKER_BONUS * bool(speakers and speaks(sentence, speakers))
                 if looks_back and window is not None:
                     value += DATE_BONUS * dated_in(window, sentence, published)
                 best = max(best, value)

@@ -83,6 +83,22 @@ def dateline_end(sentence: str) -> int:
     return m.end() if m else 0
 
 
+# Verbs that report someone's words: "Lavrov said", "said the minister", "according to Peskov".
+SPEECH_VERBS = frozenset(
+    "said says say told tells added stated announced warned urged stressed noted according "
+    "declared described called insisted argued suggested explained confirmed denied replied "
+    "commented claimed accused promised pledged vowed predicted forecast".split()
+)
+
+
+def speaks(sentence: str, names: frozenset[str]) -> bool:
+    """One of the names (normalised terms) stands within four words of a verb that reports
+    speech: the sentence reports that person's words."""
+    found = words(sentence)
+    verbs = [i for i, w in enumerate(found) if w.lower() in SPEECH_VERBS]
+    return any(normalise(w) in names for i in verbs for w in found[max(0, i - 4) : i + 5])
+
+
 _REMEMBERED_WORDS = 600  # characters: a sentence's words are remembered, a chunk's are not
 
 

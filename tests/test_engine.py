@@ -103,7 +103,7 @@ def test_each_part_of_a_question_has_a_passage(engine: RagEngine) -> None:
     question = (
         "What did Mueller's report conclude, and how did Putin react to it when Pompeo visited?"
     )
-    passages = engine.retrieve(question)  # each part gets one among the passages
+    passages = engine.retrieve(question, k=3)  # few passages: each part still gets one
     assert any("Mueller" in p.text and "insufficient evidence" in p.text for p in passages)
     assert any("exotic work" in p.text for p in passages)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rag.compose import features, tokens
-from rag.compose.asked import Kind, focus_words, kind_of
+from rag.asked import Kind, focus_words, kind_of
 from rag.compose.model import WEIGHTS, ReaderModel, load
 from rag.compose.reader import CLAUSE_WORDS, _cut
 from rag.errors import ConfigError

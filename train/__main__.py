@@ -34,7 +34,7 @@ from rag.compose import features as sentence_features
 from rag.compose import tokens
 from rag.compose.model import WEIGHTS, ReaderModel, softmax
 from rag.compose.reader import Reader
-from rag.evaluate import aggregate, score_item
+from rag.evaluate import aggregate, answer_words, score_item
 from rag.types import Answer
 from train import reuters
 from train.examples import (
@@ -66,7 +66,7 @@ NEWS_WEIGHT = 5.0  # a news question's candidates weigh this many SQuAD ones'
 # a SQuAD question weighs this much (a news question NEWS_WEIGHT).
 SQUAD_ANSWER_WEIGHT = 0.2
 L2 = 1.0
-MEDIAN_WORDS = 40  # the median answer may be this long, no longer
+MEDIAN_WORDS = 40  # the median news answer may be this long, no longer
 # of answerable news questions, over the news validation sets: at 0.05 the reader abstains on
 # about one unanswerable news question in ten, at 0.10 on about one in three
 MAX_FALSE_ABSTENTION = 0.10
@@ -170,7 +170,8 @@ def _apply(examples: list[Example], weights: np.ndarray) -> None:
 
 
 def _answers(readers: list[tuple[Reader, list[Example]]]) -> dict[str, float]:
-    """The evaluator's metrics of each reader's answers to its examples, together."""
+    """The evaluator's metrics of each reader's answers to its examples, together (and under
+    "_words", the length of each answer given)."""
     results = []
     for reader, examples in readers:
         for ex in examples:
@@ -184,7 +185,9 @@ def _answers(readers: list[tuple[Reader, list[Example]]]) -> dict[str, float]:
                 passages=ex.retrieval.passages,
             )
             results.append(score_item(ex.item.gold, answer, 0.0))
-    return aggregate(results)
+    metrics = aggregate(results)
+    metrics["_words"] = [answer_words(r.answer) for r in results if not r.abstained]  # type: ignore[assignment]
+    return metrics
 
 
 def _objective(by_set: dict[str, dict[str, float]]) -> float:
@@ -195,57 +198,64 @@ def _objective(by_set: dict[str, dict[str, float]]) -> float:
 Validation = dict[str, list[tuple[ReaderModel, list[Example]]]]
 
 
+def _judge(
+    settings: dict[str, float], validation: Validation
+) -> tuple[float, dict[str, dict[str, float]]] | None:
+    """The objective of these settings on the validation sets, with their metrics; None when
+    they break a bound (median words, false abstention on news)."""
+    by_set = {
+        key: _answers([(Reader(None, replace(m, **settings)), exs) for m, exs in parts])  # type: ignore[arg-type]
+        for key, parts in validation.items()
+    }
+    news = [m for key, m in by_set.items() if not key.startswith("squad")]
+    words = statistics.median([w for m in news for w in m["_words"]] or [0])  # type: ignore[attr-defined]
+    wrongly = statistics.fmean(m["false_abstention_rate"] for m in news)
+    if words > MEDIAN_WORDS or wrongly > MAX_FALSE_ABSTENTION:
+        return None
+    return _objective(by_set), by_set
+
+
 def _choose(
     model: ReaderModel, validation: Validation
 ) -> tuple[ReaderModel, dict[str, dict[str, float]]]:
-    """The answer threshold, the share of the best sentence's chance at which another joins,
-    and the answer's word budget with the best validation accuracy whose median answer stays
-    within `MEDIAN_WORDS` and whose news answers abstain wrongly at most
-    `MAX_FALSE_ABSTENTION` of the time (coordinate ascent, two rounds), then the lead's floor.
-    Each validation set is answered by models fitted without it."""
-    grids: dict[str, list[float]] = {
-        "answer_threshold": [round(x, 3) for x in np.arange(0.05, 0.951, 0.025)],
-        "second_ratio": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01],
-        "max_words": [30, 40, 50, 60, 70],
-    }
-    chosen: dict[str, float] = {name: getattr(model, name) for name in grids}
-    best: dict[str, dict[str, float]] = {}
-    for _ in range(2):
-        for name, grid in grids.items():
-            scored = []
-            for value in grid:
-                settings = {**chosen, name: value}
-                by_set = {
-                    key: _answers([(Reader(None, replace(m, **settings)), exs) for m, exs in parts])  # type: ignore[arg-type]
-                    for key, parts in validation.items()
-                }
-                words = max(m["answer_words_median"] for m in by_set.values())
-                news = [m for key, m in by_set.items() if not key.startswith("squad")]
-                wrongly = statistics.fmean(m["false_abstention_rate"] for m in news)
-                if words > MEDIAN_WORDS or wrongly > MAX_FALSE_ABSTENTION:
-                    continue
-                scored.append(
-                    (_objective(by_set), -abs(value - getattr(model, name)), value, by_set)
-                )
-            if not scored:
-                continue  # no value meets the bounds: keep the current one
-            _, _, value, best = max(scored, key=lambda s: (s[0], s[1]))
-            chosen[name] = value
-            _log(
-                f"  {name} = {value}: "
-                + ", ".join(
-                    f"{k} {m['answer_accuracy']:.3f}/{m['abstention_recall']:.2f}/"
-                    f"{m['false_abstention_rate']:.2f}/{m['answer_words_median']:g}"
-                    for k, m in best.items()
-                )
-            )
+    """The answer threshold and the share of the best sentence's chance at which another
+    sentence joins (searched together), then the answer's word budget, with the best
+    validation accuracy whose median answer stays within `MEDIAN_WORDS` and whose news
+    answers abstain wrongly at most `MAX_FALSE_ABSTENTION` of the time; then the lead's
+    floor. Each validation set is answered by models fitted without it."""
+    thresholds = [round(x, 3) for x in np.arange(0.05, 0.951, 0.05)]
+    ratios = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
+    chosen: dict[str, float] = {"max_words": float(model.max_words)}
+    best: tuple[float, dict[str, float], dict[str, dict[str, float]]] | None = None
+    for threshold in thresholds:
+        for ratio in ratios:
+            settings = {**chosen, "answer_threshold": threshold, "second_ratio": ratio}
+            judged = _judge(settings, validation)
+            if judged is not None and (best is None or judged[0] > best[0]):
+                best = (judged[0], settings, judged[1])
+    if best is None:
+        raise SystemExit("no answer threshold keeps false abstention within its bound")
+    chosen = best[1]
+    for budget in (30, 40, 50, 60, 70):
+        judged = _judge({**chosen, "max_words": budget}, validation)
+        if judged is not None and judged[0] > best[0]:
+            best = (judged[0], {**chosen, "max_words": budget}, judged[1])
+    chosen = best[1]
+    _log(
+        f"  chose {chosen}: "
+        + ", ".join(
+            f"{k} {m['answer_accuracy']:.3f}/{m['abstention_recall']:.2f}/"
+            f"{m['false_abstention_rate']:.2f}/{m['answer_words_median']:g}"
+            for k, m in best[2].items()
+        )
+    )
     model = replace(
         model,
-        answer_threshold=chosen["answer_threshold"],
-        second_ratio=chosen["second_ratio"],
+        answer_threshold=float(chosen["answer_threshold"]),
+        second_ratio=float(chosen["second_ratio"]),
         max_words=int(chosen["max_words"]),
     )
-    return replace(model, lead_floor=_lead_floor(model, validation)), best
+    return replace(model, lead_floor=_lead_floor(model, validation)), best[2]
 
 
 def _lead_floor(model: ReaderModel, validation: Validation) -> float:

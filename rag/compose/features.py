@@ -23,23 +23,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.compose.asked import KINDS, SPAN_KINDS, Kind
+from rag.asked import KINDS, SPAN_KINDS, Kind
 from rag.compose.base import Sentence, passage_sentences
-from rag.compose.tokens import shaped, token_chances
+from rag.compose.tokens import token_chances
 from rag.lexical import LexicalIndex
-from rag.text import dateline_end, term_set, words
+from rag.text import dateline_end, speaks, term_set, words
 from rag.timeline import FUTURE, Window, dated_in, dates_in
 from rag.types import Passage
 
 MIN_WORDS = 4  # shorter "sentences" are datelines, bylines and headings
 _QUOTE = re.compile(r"[\"“”«»]")
 _SPEECH = re.compile(r"\b(?:said|says|told|added|according to|stated|announced)\b", re.I)
-# Verbs that report someone's words: "Lavrov said", "said the minister", "according to Peskov".
-_SPEECH_VERBS = frozenset(
-    "said says say told tells added stated announced warned urged stressed noted according "
-    "declared described called insisted argued suggested explained confirmed denied replied "
-    "commented claimed accused promised pledged vowed predicted forecast".split()
-)
 _LEANS_BACK = re.compile(r"^\W*(?:he|she|it|they|this|that|these|those|the company)\b", re.I)
 # "“... remains real,” he said.": a quotation whose speaker the sentence before names
 _QUOTED_PRONOUN = re.compile(r"[”\"]\W*(?:he|she|they)\s+(?:said|says|added|told|stressed)\b", re.I)
@@ -300,11 +294,11 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
         row[column["speaker"]] = float(
             asked.kind is Kind.QUOTE
             and (
-                _speaks(c.text, asked.names)
+                speaks(c.text, asked.names)
                 or (
                     before is not None
                     and bool(_LEANS_BACK.match(c.text))
-                    and _speaks(before.text, asked.names)
+                    and speaks(before.text, asked.names)
                 )
             )
         )
@@ -319,14 +313,6 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
         row[column[f"kind:{asked.kind.value}"]] = 1.0
         row[column[f"chance:{asked.kind.value}"]] = chance
     return rows
-
-
-def _speaks(sentence: str, names: frozenset[str]) -> bool:
-    """One of the names stands within four words of a verb that reports speech."""
-    terms = [t.term for t in shaped(sentence).tokens if t.text[0].isalnum()]
-    lowered = [t.text.lower() for t in shaped(sentence).tokens if t.text[0].isalnum()]
-    verbs = [i for i, w in enumerate(lowered) if w in _SPEECH_VERBS]
-    return any(t in names for i in verbs for t in terms[max(0, i - 4) : i + 5])
 
 
 class _Static(NamedTuple):

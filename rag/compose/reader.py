@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.compose.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of
+from rag.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of
 from rag.compose.base import (
     ABSTENTION,
     Composition,
@@ -224,10 +224,10 @@ class Reader:
         return self._joined(said, used)
 
     def _joined(self, said: list[Said], used: int) -> list[Said]:
-        """The chosen sentences with those they lean on, in their article's order: the one
-        before a sentence that opens with "He ..." or ends "..., he said", and the quotation
-        that follows a sentence introducing it ("... in remarks on Saturday." "“...,” he said.").
-        """
+        """The chosen sentences with those they lean on: the one before a sentence that opens
+        with "He ..." or ends "..., he said", and the quotation that follows a sentence
+        introducing it ("... in remarks on Saturday." "“...,” he said."); each article's
+        sentences in its own order."""
         out: list[Said] = []
         chosen = {id(s.candidate.sentence) for s in said}
         for s in said:
@@ -246,7 +246,11 @@ class Reader:
                         chosen.add(key)
                         used += extra.words
                     out.append(extra)
-        return out
+        # each article's sentences together and in its order, the articles as they came
+        first = {}
+        for i, s in enumerate(out):
+            first.setdefault(s.candidate.passage.doc_id, i)
+        return sorted(out, key=lambda s: (first[s.candidate.passage.doc_id], s.candidate.offset))
 
     def _corroborated(
         self, said: list[Said], answered: list[tuple[list[Candidate], Reading]], window: Window

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.compose.asked import KINDS, Kind
+from rag.asked import KINDS, Kind
 from rag.text import STOPWORDS, normalise
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’.-][^\W\d_]+)*|[^\w\s]", re.UNICODE)

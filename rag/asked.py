@@ -30,9 +30,10 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.QUOTE,
         re.compile(
-            rf"\bwhat {_AUX} (?:\S+ ){{1,4}}(?:say|said|tell|told|warn|think|claim|announce|"
-            r"call|describe|write|reply|answer|argue|suggest|predict|expect|forecast)\b"
-            rf"|\bhow {_AUX} (?:\S+ ){{1,4}}(?:describe|react|respond|characteri[sz]e|view)\b",
+            rf"\bwhat {_AUX} (?P<said>(?:\S+ ){{1,4}})(?:say|said|tell|told|warn|think|claim|"
+            r"announce|call|describe|write|reply|answer|argue|suggest|predict|expect|forecast)\b"
+            rf"|\bhow {_AUX} (?P<reacted>(?:\S+ ){{1,4}})(?:describe|react|respond|"
+            r"characteri[sz]e|view)\b",
             re.I,
         ),
     ),
@@ -105,6 +106,16 @@ _BE = frozenset("is was are were".split())
 _WH = frozenset("what which how who whom whose when where why".split())
 _FOCUS_END = frozenset("of in for that to on at by from with about and or".split())
 _ARTICLES = frozenset("the a an its their his her".split())
+
+
+def speaker_words(question: str) -> list[str]:
+    """The names of whose words a quotation question asks for: "what did *Lavrov* say",
+    "how did *Theresa May* react" (none for "what did the aide say")."""
+    found = _PATTERNS[0][1].search(question)
+    if not found:
+        return []
+    said = found.group("said") or found.group("reacted") or ""
+    return [w for w in words(said) if w[0].isupper()]
 
 
 def asking_words(question: str) -> frozenset[str]:

@@ -52,10 +52,17 @@ train: setup
 # "Evaluation"). SQuAD's held-out pages are read from ../shared and skipped without it.
 SHARED := ../shared
 GATE_ENV := RAG_CHROMA_URL= RAG_LLM=extractive RAG_EMBED=local RAG_TOP_K=5 OPENAI_API_KEY=
-SEEDS_GATE := --min-hit-rate 1.0 --min-mrr 0.94 --min-answer-accuracy 0.0 \
-	--min-citation-precision 0.9 --min-cited-answer-rate 1.0 --max-answer-words-median 40
-REUTERS_GATE := --min-hit-rate 0.9 --min-answer-accuracy 0.0 --max-answer-words-median 40
-SQUAD_GATE := --min-hit-rate 0.9 --min-answer-accuracy 0.0 --max-answer-words-median 40
+SEEDS_GATE := --min-hit-rate 0.96 --min-mrr 0.91 --min-context-fact-recall 0.94 \
+	--min-answer-accuracy 0.55 --min-key-fact-recall 0.6 --min-citation-precision 0.8 \
+	--min-cited-answer-rate 1.0 --min-abstention-recall 0.38 --max-false-abstention-rate 0.07 \
+	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.56
+REUTERS_GATE := --min-hit-rate 0.97 --min-mrr 0.88 --min-context-fact-recall 0.94 \
+	--min-answer-accuracy 0.5 --min-key-fact-recall 0.58 --min-citation-precision 0.76 \
+	--min-cited-answer-rate 1.0 --min-abstention-recall 0.35 --max-false-abstention-rate 0.1 \
+	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.6
+SQUAD_GATE := --min-hit-rate 0.97 --min-mrr 0.89 --min-answer-accuracy 0.33 \
+	--min-key-fact-recall 0.65 --min-cited-answer-rate 1.0 --max-false-abstention-rate 0.16 \
+	--max-answer-words-median 40
 
 eval-gate: setup
 	$(GATE_ENV) RAG_DATA_DIR=.rag-eval/seeds $(BIN)/rag ingest seeds --json > /dev/null

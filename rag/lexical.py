@@ -30,7 +30,7 @@ import numpy as np
 from rag.events import Anchor, EventDates
 from rag.segment import Segment, build, folders, remove_folders, text_hash
 from rag.store import ChunkRecord
-from rag.text import normalise, sentence_spans
+from rag.text import sentence_spans
 from rag.timeline import Span
 from rag.types import DocumentInfo
 
@@ -359,17 +359,6 @@ class LexicalIndex:
     def names(self) -> frozenset[str]:
         """Lowercased words the corpus capitalises inside a sentence: people, places, groups."""
         return frozenset(n.lower() for d in self._docs() for n in d.names if len(n) > 3)
-
-    @cached_property
-    def _named(self) -> dict[str, frozenset[str]]:
-        return {
-            doc.doc_id: self.with_variants(frozenset(normalise(n) for n in doc.names))
-            for doc in self._docs()
-        }
-
-    def named_in(self, doc_id: str) -> frozenset[str]:
-        """The names an article's text uses (normalised, other spellings included)."""
-        return self._named.get(doc_id, frozenset())
 
     @cached_property
     def variants(self) -> dict[str, frozenset[str]]:

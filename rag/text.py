@@ -114,15 +114,6 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text))
 
 
-_WORD_PIECES = re.compile(f"({_WORD.pattern})")
-
-
-def word_pieces(text: str) -> list[str]:
-    """The text cut at its words: [before the first, first word, between, second, ...,
-    after the last]; the words at odd places, as `words` gives them."""
-    return _WORD_PIECES.split(text)
-
-
 @lru_cache(maxsize=1)
 def _stemmer() -> Callable[[str], str]:
     import Stemmer  # PyStemmer (Snowball)
@@ -169,12 +160,6 @@ def base_form(word: str) -> str | None:
     met" should find "the meeting"."""
     base = _BASE.get(word.lower())
     return normalise(base) if base else None
-
-
-def verb_forms(verb: str) -> frozenset[str]:
-    """A verb's normalised forms, its irregular past included: "meet" → meet, met."""
-    verb = verb.lower()
-    return frozenset({normalise(verb)} | ({_IRREGULAR[verb]} if verb in _IRREGULAR else set()))
 
 
 def sound_key(word: str) -> str:

@@ -8,17 +8,21 @@ method, not answers to particular questions.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rag.compose import features, tokens
+from rag import RagEngine
 from rag.asked import Kind, focus_words, kind_of
+from rag.compose import features, tokens
 from rag.compose.model import WEIGHTS, ReaderModel, load
-from rag.compose.reader import CLAUSE_WORDS, _cut
+from rag.compose.reader import CLAUSE_WORDS, Reader, _cut
 from rag.errors import ConfigError
 from rag.text import dateline_end
 from train.fit import log_loss, logistic
+
+GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
 
 
 @pytest.mark.parametrize(
@@ -170,3 +174,26 @@ def test_token_chances_are_the_model_over_the_token_rows() -> None:
         rows = tokens.token_features(sentence, kind, terms, focus)
         direct, _ = tokens.token_chances(sentence, kind, terms, focus, weights)
         assert np.allclose(direct, tokens.probabilities(rows, weights), atol=1e-5)
+
+
+def test_training_fits_a_reader_that_answers(engine: RagEngine) -> None:
+    """`make train`'s steps on the seeds' gold set, as every kind of set (no ../shared)."""
+    import train.__main__ as training
+    from train.examples import gold_items, read
+
+    items = gold_items(GOLD, "seeds-gold")
+    blank = training._blank()
+    sets = {
+        "squad-train": read(engine, blank, items[::2]),
+        "squad-val": read(engine, blank, items[1::4]),
+        "seeds-gold": read(engine, blank, items[1::2]),
+    }
+    model, validation = training.fit(sets, blank)
+    model, metrics = training._choose(model, validation)
+    assert set(metrics) == {"squad-val", "seeds-gold"}
+    assert 0 < model.answer_threshold < 1 and model.max_words in (30, 40, 50, 60, 70)
+    restored = ReaderModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert np.allclose(restored.sentence_weights, model.sentence_weights, atol=1e-5)
+    reader = Reader(engine.query_embedder, restored)
+    answer = reader.compose(engine.retrieval("What did May say about Russia in July 2016?"))
+    assert answer.citations and "threat" in answer.text

@@ -1,12 +1,13 @@
-"""The offline reader: answers with the retrieved sentences its learned model rates likeliest
-to answer, or abstains.
+"""The offline reader: answers with the retrieved sentences its learned models rate likeliest
+to answer, or abstains (how it was fitted: `docs/reader.md`, `train/`).
 
-For each part of the question, every candidate sentence gets the sentence model's chance that
-it answers (`features`, weights fitted by `make train`). The best sentence answers when its
-chance reaches the answer threshold chosen on validation data; otherwise the reader says the
-articles don't say, or, when only sentences from another time answer, that the articles have
-nothing from the asked time. A question asking for a name, a place, a date or a number is
-answered with that span first ("Anna Berg and Tom Hale: ..."), its sentence cited in full.
+For each part of the question, the sentence model shares the chance of answering among the
+candidate sentences (`features`), and the answerability model reads the best of them: below
+the answer threshold chosen on validation data the reader says the articles don't say, or,
+when what the question names is reported only at other times, that the articles have
+nothing from the asked time. The answer is the best sentence and those nearly as likely,
+cut to the clauses that tell; one asking for a name, place, date or number opens with that
+span ("Anna Berg and Tom Hale: ...") when the token model is sure enough of it.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ class Reader:
                         used += extra.words
                     out.append(extra)
         # each article's sentences together and in its order, the articles as they came
-        first = {}
+        first: dict[str, int] = {}
         for i, s in enumerate(out):
             first.setdefault(s.candidate.passage.doc_id, i)
         return sorted(out, key=lambda s: (first[s.candidate.passage.doc_id], s.candidate.offset))

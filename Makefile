@@ -35,7 +35,7 @@ run: setup
 	$(BIN)/streamlit run ui/app.py $(UI)
 
 lint: setup
-	$(BIN)/ruff check rag ui tests bench
+	$(BIN)/ruff check rag ui tests bench train eval
 	$(BIN)/mypy
 
 test: lint browser

@@ -3,7 +3,7 @@ source article go to the same side, chosen by a hash of that article's id (or, f
 without sources, of its own id), so the split is fixed and needs no seed. With `--by-item`
 (a set over a handful of articles, all on both sides) each item's own id decides.
 
-    python eval/split.py eval/incoming/NAME.jsonl eval/NAME_dev.jsonl eval/NAME_test.jsonl [--by-item]
+    python eval/split.py NEW.jsonl eval/NAME_dev.jsonl eval/NAME_test.jsonl [--by-item]
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ method, not answers to particular questions.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from rag import RagEngine
 from rag.asked import Kind, focus_words, kind_of
 from rag.compose import features, tokens
 from rag.compose.model import WEIGHTS, ReaderModel, load
-from rag.compose.reader import CLAUSE_WORDS, Reader, _cut
+from rag.compose.reader import Reader, _cut
 from rag.errors import ConfigError
 from rag.text import dateline_end
 from train.fit import log_loss, logistic
@@ -112,11 +113,15 @@ def test_a_long_sentence_is_cut_to_the_clauses_around_its_answer() -> None:
         "demand for its new engines, while costs fell for the third quarter in a row."
     )
     start = sentence.index("12 mln")
-    cut = _cut(sentence, (start, start + len("12 mln dlrs")), frozenset())
+    cut = _cut(sentence, (start, start + len("12 mln dlrs")), frozenset(), 30)
     assert "12 mln dlrs" in cut and cut.endswith(" …")
-    assert len(cut.split()) <= CLAUSE_WORDS + 1 < len(sentence.split())
+    assert len(cut.split()) <= 30 + 1 < len(sentence.split())
+    shorter = _cut(sentence, (start, start + len("12 mln dlrs")), frozenset(), 15)
+    assert "12 mln dlrs" in shorter and len(shorter.split()) < len(cut.split())
+    assert _cut(sentence, None, frozenset(), 0) == sentence  # a limit of 0 cuts nothing
     assert (
-        _cut("A short sentence stays whole.", None, frozenset()) == "A short sentence stays whole."
+        _cut("A short sentence stays whole.", None, frozenset(), 30)
+        == "A short sentence stays whole."
     )
 
 
@@ -137,7 +142,10 @@ def test_a_dateline_is_found_where_it_opens_a_story(sentence: str, body: str | N
 def test_the_shipped_weights_fit_the_features_the_reader_computes() -> None:
     model = load()
     assert model.token_weights.shape == (len(tokens.FEATURES),)
-    assert model.sentence_weights.shape == (len(features.FEATURES),)
+    assert model.first_weights.shape == model.sentence_weights.shape == (len(features.FEATURES),)
+    # the first stage shortlists before the cross-encoder has read anything
+    assert model.first_weights[features.FEATURES.index("cross")] == 0.0
+    assert model.sentence_weights[features.FEATURES.index("cross")] > 0.0
     assert model.answer_weights.shape == (len(features.QUESTION_FEATURES),)
     assert 0 < model.answer_threshold < 1 and 0 <= model.second_ratio <= 1.01
     assert model.trained.get("questions", {}).get("squad-train", 0) > 1000
@@ -197,3 +205,21 @@ def test_training_fits_a_reader_that_answers(engine: RagEngine) -> None:
     reader = Reader(engine.query_embedder, restored)
     answer = reader.compose(engine.retrieval("What did May say about Russia in July 2016?"))
     assert answer.citations and "threat" in answer.text
+
+
+def test_the_cross_encoder_reads_the_first_stage_shortlist_and_ranks_only_it() -> None:
+    n = len(features.FEATURES)
+    cross = features.FEATURES.index("cross")
+    first, second = np.zeros(n), np.zeros(n)
+    first[0], second[cross] = 1.0, 1.0  # the first stage reads column 0, the second "cross"
+    model = replace(load(), first_weights=first, sentence_weights=second, cross_top=2)
+    rows = np.zeros((4, n))
+    rows[:, 0] = [0.1, 0.9, 0.5, 0.7]  # first-stage order: 1, 3, 2, 0
+    assert model.shortlist(rows).tolist() == [1, 3]
+    rows[[1, 3], cross] = [-2.0, 3.0]  # the cross-encoder prefers the second of them
+    order, chances = model.ranked(rows, model.shortlist(rows))
+    assert order.tolist() == [3, 1, 2, 0]  # the shortlist by chance, then the rest as ranked
+    assert chances[3] > chances[1] > 0 and chances[0] == chances[2] == 0
+    assert abs(chances.sum() - 1) < 1e-9
+    everything = replace(model, cross_top=0)
+    assert sorted(everything.shortlist(rows).tolist()) == [0, 1, 2, 3]

@@ -1,5 +1,5 @@
 """`make train`: fit the offline reader and choose its thresholds, then write
-`rag/compose/reader.json`.
+`rag/compose/reader.json` and the cross-encoder `rag/compose/cross.onnx`.
 
 1. Every labelled question is retrieved and read as at answer time (`examples`): SQuAD 2.0's
    train pages, and the news sets: `eval/reuters_train.jsonl` (over eight Reuters-21578 files
@@ -8,13 +8,18 @@
    article answers, SQuAD questions asked of the Reuters training corpus. Test splits and
    SQuAD's held-out pages are never read here.
 2. The token model is fitted on the words of the sentences that hold an answer.
-3. The sentence model is fitted on every candidate sentence, with the token model's chances
-   among its features.
-4. The answer threshold, the share of the first sentence's chance at which a second joins,
-   and the lead's floor are chosen on validation data: SQuAD's validation pages, and the news
-   dev sets through cross-fitting (each fold scored by a model fitted without it).
+3. The first-stage sentence model is fitted on every candidate sentence, with the token
+   model's chances among its features; it shortlists each question's likeliest candidates.
+4. The cross-encoder is fine-tuned on the shortlists (`cross`): twice on half of the
+   questions, each scoring the other half, and once on all of them (the shipped model).
+5. The second-stage sentence model is fitted on the shortlists with the cross-encoder's
+   scores among the features, then the answerability model on each question's best.
+6. The answer threshold, the share of the first sentence's chance at which a second joins,
+   the answer's word budget, the length beyond which a sentence is cut, and the lead's
+   floor are chosen on validation data: SQuAD's validation pages, and the news dev sets
+   through cross-fitting (each fold scored by a model fitted without it).
 
-    python -m train [--squad-limit N] [--out rag/compose/reader.json]
+    python -m train [--squad-limit N] [--out rag/compose/reader.json] [--cross-top 8]
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ import numpy as np
 
 from rag.compose import features as sentence_features
 from rag.compose import tokens
-from rag.compose.model import WEIGHTS, ReaderModel, softmax
+from rag.compose.cross import CROSS, load_tokenizer, second_segment
+from rag.compose.model import WEIGHTS, ReaderModel
 from rag.compose.reader import Reader
 from rag.evaluate import aggregate, answer_words, score_item
 from rag.types import Answer
-from train import reuters
+from train import cross, reuters
 from train.examples import (
     TRAIN_DIR,
     Example,
@@ -59,6 +65,7 @@ NEWS = (
     ("seeds-gold", ROOT / "eval" / "gold.jsonl", ROOT / "seeds"),
 )
 FOLDS = 5
+CROSS_TOP = 8  # candidates the cross-encoder reads per question part
 OFF_TOPIC = 300  # SQuAD questions asked of the news, where none is answered
 NEWS_WEIGHT = 5.0  # a news question's candidates weigh this many SQuAD ones'
 # SQuAD's unanswerable questions were written against one paragraph to look answerable from
@@ -80,6 +87,7 @@ def _log(message: str) -> None:
 def _blank() -> ReaderModel:
     return ReaderModel(
         token_weights=np.zeros(len(tokens.FEATURES), dtype=np.float32),
+        first_weights=np.zeros(len(sentence_features.FEATURES)),
         sentence_weights=np.zeros(len(sentence_features.FEATURES)),
         answer_weights=np.zeros(len(sentence_features.QUESTION_FEATURES)),
         answer_threshold=0.5,
@@ -112,20 +120,22 @@ def _token_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.nda
 Groups = list[tuple[np.ndarray, np.ndarray]]
 
 
-def _sentence_data(examples: list[Example]) -> tuple[Groups, np.ndarray]:
-    """Each question part's candidate rows with their labels, and its weight."""
+def _sentence_data(examples: list[Example], top: int = 0) -> tuple[Groups, np.ndarray]:
+    """Each question part's candidate rows with their labels (with `top`, of its shortlist:
+    the first `top`, as the first stage ordered them), and its weight."""
     groups, ws = [], []
     for ex in examples:
         weight = 1.0 if ex.item.origin.startswith("squad") else NEWS_WEIGHT
         for reading, labels in zip(ex.readings, ex.labels, strict=True):
             if len(labels):
-                groups.append((reading.rows, labels))
+                k = top or len(labels)
+                groups.append((reading.rows[:k], labels[:k]))
                 ws.append(weight / len(ex.readings))
     return groups, np.array(ws)
 
 
-def _fit_sentences(examples: list[Example]) -> np.ndarray:
-    groups, ws = _sentence_data(examples)
+def _fit_sentences(examples: list[Example], top: int = 0) -> np.ndarray:
+    groups, ws = _sentence_data(examples, top)
     return conditional_logistic(groups, ws, l2=L2)
 
 
@@ -154,19 +164,53 @@ def _rescore(reader: Reader, examples: list[Example]) -> None:
         ex.label()
 
 
-def _apply(examples: list[Example], weights: np.ndarray) -> None:
-    """Chances and order by these sentence weights, features unchanged."""
+def _apply(examples: list[Example], model: ReaderModel) -> None:
+    """Chances and order by the model's two stages, features unchanged (the cross-encoder's
+    scores already in the rows)."""
     for ex in examples:
         for reading in ex.readings:
             if not reading.candidates:
                 continue
-            chances = softmax(reading.rows @ weights)
+            order, chances = model.ranked(reading.rows, model.shortlist(reading.rows))
             for c, chance in zip(reading.candidates, chances, strict=True):
                 c.score = float(chance)
-            order = np.argsort(-chances, kind="stable")
             reading.candidates = [reading.candidates[i] for i in order]
             reading.rows = reading.rows[order]
         ex.label()
+
+
+def _shortlist_recall(examples: list[Example], top: int) -> float:
+    """Of the question parts some candidate answers, the share whose first-stage shortlist
+    holds one."""
+    found = [bool(labels[:top].any()) for ex in examples for labels in ex.labels if labels.any()]
+    return statistics.fmean(found) if found else 0.0
+
+
+def _cross_fit(sets: dict[str, list[Example]], fitting: list[Example], top: int, out: Path) -> None:
+    """The cross-encoder's logits in the shortlist rows of every example (those of the
+    fitting sets from a model fine-tuned on the other half of them, the rest from the model
+    fine-tuned on all), and that model written to `out`."""
+    halves = [fitting[k::2] for k in (0, 1)]
+    for k in (0, 1):
+        model = cross.fine_tune(cross.pairs_of(halves[k], top), f"half {k + 1} of 2")
+        _fill_cross(halves[1 - k], model, top)
+    model = cross.fine_tune(cross.pairs_of(fitting, top), "all")
+    fitted = {id(e) for e in fitting}
+    _fill_cross([e for exs in sets.values() for e in exs if id(e) not in fitted], model, top)
+    cross.export(model, out)
+    _log(f"  wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def _fill_cross(examples: list[Example], model: object, top: int) -> None:
+    column = sentence_features.FEATURES.index("cross")
+    tokenizer = load_tokenizer()
+    for ex in examples:
+        for reading in ex.readings:
+            listed = reading.candidates[:top]
+            seconds = [second_segment(c.text, c.passage.title) for c in listed]
+            reading.rows[: len(listed), column] = cross.scores(
+                model, reading.asked.text, seconds, tokenizer
+            )
 
 
 def _answers(readers: list[tuple[Reader, list[Example]]]) -> dict[str, float]:
@@ -219,13 +263,17 @@ def _choose(
     model: ReaderModel, validation: Validation
 ) -> tuple[ReaderModel, dict[str, dict[str, float]]]:
     """The answer threshold and the share of the best sentence's chance at which another
-    sentence joins (searched together), then the answer's word budget, with the best
+    sentence joins (searched together), then the answer's word budget, then the length
+    beyond which a sentence is cut to its clauses around the answer, each with the best
     validation accuracy whose median answer stays within `MEDIAN_WORDS` and whose news
     answers abstain wrongly at most `MAX_FALSE_ABSTENTION` of the time; then the lead's
     floor. Each validation set is answered by models fitted without it."""
     thresholds = [round(x, 3) for x in np.arange(0.05, 0.951, 0.05)]
     ratios = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
-    chosen: dict[str, float] = {"max_words": float(model.max_words)}
+    chosen: dict[str, float] = {
+        "max_words": float(model.max_words),
+        "clause_words": float(model.clause_words),
+    }
     best: tuple[float, dict[str, float], dict[str, dict[str, float]]] | None = None
     for threshold in thresholds:
         for ratio in ratios:
@@ -236,11 +284,12 @@ def _choose(
     if best is None:
         raise SystemExit("no answer threshold keeps false abstention within its bound")
     chosen = best[1]
-    for budget in (30, 40, 50, 60, 70):
-        judged = _judge({**chosen, "max_words": budget}, validation)
-        if judged is not None and judged[0] > best[0]:
-            best = (judged[0], {**chosen, "max_words": budget}, judged[1])
-    chosen = best[1]
+    for name, values in (("max_words", (30, 40, 50, 60, 70)), ("clause_words", (20, 30, 40, 0))):
+        for value in values:
+            judged = _judge({**chosen, name: value}, validation)
+            if judged is not None and judged[0] > best[0]:
+                best = (judged[0], {**chosen, name: value}, judged[1])
+        chosen = best[1]
     _log(
         f"  chose {chosen}: "
         + ", ".join(
@@ -254,6 +303,7 @@ def _choose(
         answer_threshold=float(chosen["answer_threshold"]),
         second_ratio=float(chosen["second_ratio"]),
         max_words=int(chosen["max_words"]),
+        clause_words=int(chosen["clause_words"]),
     )
     return replace(model, lead_floor=_lead_floor(model, validation)), best[2]
 
@@ -287,8 +337,12 @@ def _lead_floor(model: ReaderModel, validation: Validation) -> float:
     return 1.0  # no floor is precise enough: no leads
 
 
-def fit(sets: dict[str, list[Example]], model: ReaderModel) -> tuple[ReaderModel, Validation]:
-    """The fitted reader, and the validation sets paired with the models to answer them."""
+def fit(
+    sets: dict[str, list[Example]], model: ReaderModel, top: int = 0, cross_out: Path = CROSS
+) -> tuple[ReaderModel, Validation]:
+    """The fitted reader, and the validation sets paired with the models to answer them; with
+    `top`, its cross-encoder is fine-tuned for a shortlist of that many and written to
+    `cross_out`."""
     news = [e for name in sets if not name.startswith("squad") for e in sets[name]]
     fitting = sets["squad-train"] + news
     fold = {id(e): i % FOLDS for i, e in enumerate(fitting)}
@@ -302,14 +356,31 @@ def fit(sets: dict[str, list[Example]], model: ReaderModel) -> tuple[ReaderModel
     for exs in sets.values():
         _rescore(reader, exs)
 
+    _log("fitting the first-stage sentence model ...")
+    first_weights = _fit_sentences(fitting)
+    first_weights[sentence_features.FEATURES.index("cross")] = 0.0
+    model = replace(model, first_weights=first_weights, sentence_weights=first_weights)
+    for exs in sets.values():
+        _apply(exs, model)
+    if top:
+        _log(
+            f"  the first {top} hold an answer for {_shortlist_recall(fitting, top):.3f} of the "
+            f"answerable question parts (fitting), {_shortlist_recall(sets['squad-val'], top):.3f}"
+            " (SQuAD validation)"
+        )
+        _log("fine-tuning the cross-encoder ...")
+        _cross_fit(sets, fitting, top, cross_out)
+        model = replace(model, cross_top=top)
+
     _log("fitting the sentence model (and one per fold, for the next step) ...")
-    sentence_weights = _fit_sentences(fitting)
-    groups, _ = _sentence_data(fitting)
+    sentence_weights = _fit_sentences(fitting, top)
+    groups, _ = _sentence_data(fitting, top)
     _log(f"  {len(groups)} question parts, {sum(len(y) for _, y in groups)} sentences")
     for i in range(FOLDS):
         held = [e for e in fitting if fold[id(e)] == i]
-        _apply(held, _fit_sentences([e for e in fitting if fold[id(e)] != i]))
-    _apply(sets["squad-val"], sentence_weights)
+        weights = _fit_sentences([e for e in fitting if fold[id(e)] != i], top)
+        _apply(held, replace(model, sentence_weights=weights))
+    _apply(sets["squad-val"], replace(model, sentence_weights=sentence_weights))
 
     _log("fitting the answerability model ...")
     x, y, w = _question_data(reader, fitting)
@@ -367,11 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squad-limit", type=int, default=None, help="SQuAD train questions")
     parser.add_argument("--val-limit", type=int, default=600, help="SQuAD validation questions")
     parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--cross-out", type=Path, default=CROSS)
+    parser.add_argument(
+        "--cross-top", type=int, default=CROSS_TOP, help="shortlist of the cross-encoder (0: none)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     _log("reading the labelled questions ...")
     sets = read_sets(args.squad_limit, args.val_limit)
-    model, validation = fit(sets, _blank())
+    model, validation = fit(sets, _blank(), args.cross_top, args.cross_out)
     _log("choosing thresholds on validation ...")
     model, metrics = _choose(model, validation)
     model = replace(

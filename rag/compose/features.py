@@ -50,6 +50,7 @@ def quotes_on(sentence: str) -> bool:
     """The sentence is a quotation attributed after the fact: it goes on from the one before."""
     return bool(_QUOTATION.match(sentence))
 
+
 # "for undisclosed terms", "the nature of which was not disclosed": the detail is withheld
 _WITHHELD = re.compile(
     r"\b(?:undisclosed|not (?:been )?(?:disclosed|identified|specified|named|revealed|given)|"
@@ -90,6 +91,7 @@ BASE = (
     "speaker",
     "all_names",
     "before_window",
+    "cross",  # the cross-encoder's logit (filled in by the reader for its shortlist)
 )
 FEATURES = (
     BASE + tuple(f"kind:{k.value}" for k in KINDS) + tuple(f"chance:{k.value}" for k in KINDS)
@@ -118,6 +120,7 @@ QUESTION_FEATURES = (
     "span_missing",
     "quoted_for_quote",  # for "what did X say": the best sentence quotes or reports speech
     "speech_for_quote",
+    "cross",
     *(f"kind:{k.value}" for k in KINDS),
     *(f"chance:{k.value}" for k in KINDS),
 )
@@ -367,6 +370,7 @@ def question_features(candidates: list[Candidate], rows: np.ndarray, asked: Aske
         "before_window",
         "quoted_for_quote",
         "speech_for_quote",
+        "cross",
     ):
         out[column[name]] = first[source[name]]
     seen = frozenset().union(*(c.terms for c in candidates))

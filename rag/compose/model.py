@@ -1,7 +1,9 @@
 """The reader's fitted weights: a token model (a logistic regression over a sentence's words),
-a sentence model (a softmax over a question's candidate sentences), an answerability model
-(a logistic regression over the question's best candidate), and the thresholds chosen on
-validation data. `make train` writes them to `reader.json`."""
+a sentence model in two stages (a softmax over a question's candidate sentences, then one over
+its shortlist with the cross-encoder's score among the features), an answerability model (a
+logistic regression over the question's best candidate), and the thresholds chosen on
+validation data. `make train` writes them to `reader.json` (the cross-encoder to
+`cross.onnx`)."""
 
 from __future__ import annotations
 
@@ -22,18 +24,35 @@ WEIGHTS = Path(__file__).with_name("reader.json")
 @dataclass(frozen=True)
 class ReaderModel:
     token_weights: np.ndarray  # over tokens.FEATURES
-    sentence_weights: np.ndarray  # over features.FEATURES, of a softmax over the candidates
+    first_weights: np.ndarray  # over features.FEATURES (none on "cross"): the shortlist
+    sentence_weights: np.ndarray  # over features.FEATURES, of a softmax over the shortlist
     answer_weights: np.ndarray  # over features.QUESTION_FEATURES
     answer_threshold: float  # the answerability below which the reader abstains
     lead_floor: float  # a token chance a lead's words must exceed on average
     second_ratio: float  # another sentence joins at this share of the first one's chance
     max_words: int = 60  # of the whole answer
+    clause_words: int = 30  # a longer sentence is cut to the clauses around its answer (0: never)
+    cross_top: int = 0  # the shortlist the cross-encoder reads (0: none, all candidates)
     trained: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, and how
 
-    def sentence_chances(self, rows: np.ndarray) -> np.ndarray:
-        """How the chance that one of a question's candidates answers it is shared among them
-        (a softmax over the question's rows): what to quote, not whether to answer."""
-        return softmax(rows @ self.sentence_weights)
+    def shortlist(self, rows: np.ndarray) -> np.ndarray:
+        """The candidates (indices into `rows`) the cross-encoder reads, likeliest first by
+        the first-stage model; all of them when there is no cross-encoder."""
+        order = np.argsort(-(rows @ self.first_weights), kind="stable")
+        return order[: self.cross_top] if self.cross_top else order
+
+    def ranked(self, rows: np.ndarray, shortlist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every candidate's chance of answering, shared among the shortlist (a softmax over
+        its rows, the cross-encoder's score filled in; 0 for the rest), and the candidates'
+        order: the shortlist by chance, then the rest as the first stage ranked them. What
+        to quote, not whether to answer."""
+        chances = np.zeros(len(rows))
+        chances[shortlist] = softmax(rows[shortlist] @ self.sentence_weights)
+        listed = set(shortlist.tolist())
+        first = np.argsort(-(rows @ self.first_weights), kind="stable")
+        rest = np.array([i for i in first if i not in listed], dtype=int)
+        inside = shortlist[np.argsort(-chances[shortlist], kind="stable")]
+        return np.concatenate([inside, rest]).astype(int), chances
 
     def answerability(self, row: np.ndarray) -> float:
         """The chance that the best sentence answers the question (one question's row)."""
@@ -44,6 +63,7 @@ class ReaderModel:
             "token_features": list(tokens.FEATURES),
             "token_weights": [round(float(w), 6) for w in self.token_weights],
             "sentence_features": list(features.FEATURES),
+            "first_weights": [round(float(w), 6) for w in self.first_weights],
             "sentence_weights": [round(float(w), 6) for w in self.sentence_weights],
             "question_features": list(features.QUESTION_FEATURES),
             "answer_weights": [round(float(w), 6) for w in self.answer_weights],
@@ -51,6 +71,8 @@ class ReaderModel:
             "lead_floor": self.lead_floor,
             "second_ratio": self.second_ratio,
             "max_words": self.max_words,
+            "clause_words": self.clause_words,
+            "cross_top": self.cross_top,
             "trained": self.trained,
         }
 
@@ -67,12 +89,15 @@ class ReaderModel:
             )
         return cls(
             token_weights=np.asarray(data["token_weights"], dtype=np.float32),
+            first_weights=np.asarray(data["first_weights"], dtype=np.float64),
             sentence_weights=np.asarray(data["sentence_weights"], dtype=np.float64),
             answer_weights=np.asarray(data["answer_weights"], dtype=np.float64),
             answer_threshold=float(data["answer_threshold"]),
             lead_floor=float(data["lead_floor"]),
             second_ratio=float(data["second_ratio"]),
             max_words=int(data["max_words"]),
+            clause_words=int(data.get("clause_words", 30)),
+            cross_top=int(data.get("cross_top", 0)),
             trained=dict(data.get("trained", {})),
         )
 

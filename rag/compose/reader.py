@@ -24,7 +24,9 @@ from rag.compose.base import (
     make_citation,
     time_scoped_abstention,
 )
+from rag.compose.cross import CrossEncoder, second_segment, shared
 from rag.compose.features import (
+    FEATURES,
     Asked,
     Candidate,
     features,
@@ -45,7 +47,7 @@ from rag.timeline import Window, dated_in, dates_in, stated_when, untimed, with_
 
 STOP_TERMS = frozenset(normalise(w) for w in STOPWORDS)
 MAX_SENTENCES = 3  # of the whole answer
-CLAUSE_WORDS = 30  # a longer sentence is cut to the clauses around its answer
+CROSS = FEATURES.index("cross")
 CARRIED_WEIGHT = 0.4  # words carried from earlier turns count less than the question's own
 _CLAUSE_END = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
 
@@ -75,9 +77,15 @@ class Reader:
 
     mode = "extractive"
 
-    def __init__(self, embedder: Embedder, model: ReaderModel | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        model: ReaderModel | None = None,
+        cross: CrossEncoder | None = None,
+    ) -> None:
         self.embedder = embedder
         self.model = model or load()
+        self._cross = cross
 
     # -- reading ---------------------------------------------------------------------------
     def asked(self, retrieval: Retrieval, part: Part, vector: np.ndarray) -> Asked:
@@ -135,14 +143,22 @@ class Reader:
         return readings
 
     def score(self, reading: Reading) -> Reading:
-        """The reading with its candidates' features and chances, best first."""
+        """The reading with its candidates' features and chances, best first: the first-stage
+        model shortlists, the cross-encoder reads the shortlist, the sentence model ranks it."""
         candidates = reading.candidates
         rows = features(candidates, reading.asked, self.model.token_weights)
-        for c, chance in zip(candidates, self.model.sentence_chances(rows), strict=True):
+        shortlist = self.model.shortlist(rows)
+        if self.model.cross_top and len(shortlist):
+            self._cross = self._cross or shared()
+            seconds = [
+                second_segment(candidates[i].text, candidates[i].passage.title) for i in shortlist
+            ]
+            rows[shortlist, CROSS] = self._cross.logits(reading.asked.text, seconds)
+        order, chances = self.model.ranked(rows, shortlist)
+        for c, chance in zip(candidates, chances, strict=True):
             c.score = float(chance)
-        order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
         reading.candidates = [candidates[i] for i in order]
-        reading.rows = rows[order] if order else rows
+        reading.rows = rows[order] if len(order) else rows
         return reading
 
     # -- composing -------------------------------------------------------------------------
@@ -274,7 +290,8 @@ class Reader:
     def _said(self, c: Candidate, reading: Reading) -> Said:
         """A sentence as the answer says it: opened by its lead, cut to its clauses that tell."""
         lead = self.lead(c, reading)
-        text = _cut(c.text, (lead.start, lead.end) if lead else None, reading.asked.terms)
+        keep = (lead.start, lead.end) if lead else None
+        text = _cut(c.text, keep, reading.asked.terms, self.model.clause_words)
         return Said(
             c, reading, lead, text, len(words(text)) + (len(words(lead.text)) if lead else 0)
         )
@@ -335,10 +352,11 @@ def _published_in(c: Candidate, window: Window | None) -> bool:
     return window is not None and window.admits(c.passage.published, ())
 
 
-def _cut(sentence: str, keep: tuple[int, int] | None, asked: frozenset[str]) -> str:
-    """The sentence, or for a long one the run of its clauses around `keep` (the answer's
-    span) or around the clause with most of the question's words, marked with "…"."""
-    if len(words(sentence)) <= CLAUSE_WORDS:
+def _cut(sentence: str, keep: tuple[int, int] | None, asked: frozenset[str], limit: int) -> str:
+    """The sentence, or for one longer than `limit` words (0: none is cut) the run of its
+    clauses around `keep` (the answer's span) or around the clause with most of the
+    question's words, marked with "…"."""
+    if not limit or len(words(sentence)) <= limit:
         return sentence
     bounds = [0] + [m.end() for m in _CLAUSE_END.finditer(sentence)] + [len(sentence)]
     clauses = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
@@ -358,10 +376,10 @@ def _cut(sentence: str, keep: tuple[int, int] | None, asked: frozenset[str]) -> 
     count = lambda a, b: len(words(sentence[clauses[a][0] : clauses[b][1]]))  # noqa: E731
     while True:
         grown = False
-        if low > 0 and count(low - 1, high) <= CLAUSE_WORDS:
+        if low > 0 and count(low - 1, high) <= limit:
             low -= 1
             grown = True
-        if high + 1 < len(clauses) and count(low, high + 1) <= CLAUSE_WORDS:
+        if high + 1 < len(clauses) and count(low, high + 1) <= limit:
             high += 1
             grown = True
         if not grown:

@@ -178,11 +178,11 @@ class Reader:
         for reading in readings:
             window = reading.asked.window
             fitting, row = self.fitting(reading)
-            if only_time:
+            if only_time and window is not None:
                 # "what happened on 13 May 2019?": what the articles of then report, and what
-                # others date then
+                # others date then; not the background they date before it ("In July 2016")
                 fitting = sorted(
-                    fitting,
+                    (c for c in fitting if _dated(c, window) or not _background(c, window)),
                     key=lambda c: (-_published_in(c, window), -_dated(c, window), -c.score),
                 )
             elif window is not None and (other := _named_elsewhere(reading, fitting)):
@@ -227,7 +227,7 @@ class Reader:
             (c, reading)
             for fitting, reading in answered
             for c in fitting[1:MAX_SENTENCES]
-            if c.score >= self.model.second_ratio * fitting[0].score
+            if c.score > 0 and c.score >= self.model.second_ratio * fitting[0].score
         ]
         for c, reading in sorted(others, key=lambda o: -o[0].score):
             if len(said) >= MAX_SENTENCES:
@@ -346,6 +346,11 @@ def _named_elsewhere(reading: Reading, fitting: list[Candidate]) -> Candidate | 
     if not names or any(names & c.terms for c in fitting):
         return None
     return next((c for c in reading.candidates if names & c.terms), None)
+
+
+def _background(c: Candidate, window: Window) -> bool:
+    """The sentence dates itself to a month or day before the window opens."""
+    return window.before(dates_in(c.text, c.passage.published))
 
 
 def _published_in(c: Candidate, window: Window | None) -> bool:

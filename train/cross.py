@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.compose.cross import encode, load_tokenizer, second_segment
-from rag.embeddings import _model_dir
+from rag.embeddings import model_dir
 
 SEED = 20
 BATCH = 32
@@ -71,7 +71,7 @@ def _scorer() -> Any:
     class Scorer(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = AutoModel.from_pretrained(str(_model_dir()))
+            self.bert = AutoModel.from_pretrained(str(model_dir()))
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embeddings import _model_dir
+from rag.embeddings import model_dir
 from rag.errors import ConfigError
 
 CROSS = Path(__file__).with_name("cross.onnx")
@@ -34,7 +34,7 @@ def second_segment(sentence: str, title: str | None) -> str:
 def load_tokenizer() -> Any:
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(_model_dir() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
     tokenizer.no_padding()
     return tokenizer

@@ -59,8 +59,8 @@ SEEDS_GATE := --min-hit-rate 0.96 --min-mrr 0.91 --min-context-fact-recall 0.94 
 	--max-answer-words-median 45 --min-temporal-answer-accuracy 0.62
 REUTERS_GATE := --min-hit-rate 0.97 --min-mrr 0.88 --min-context-fact-recall 0.94 \
 	--min-answer-accuracy 0.52 --min-key-fact-recall 0.6 --min-citation-precision 0.75 \
-	--min-cited-answer-rate 1.0 --min-abstention-recall 0.35 --max-false-abstention-rate 0.12 \
-	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.67
+	--min-cited-answer-rate 1.0 --min-abstention-recall 0.3 --max-false-abstention-rate 0.12 \
+	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.6
 SQUAD_GATE := --min-hit-rate 0.97 --min-mrr 0.89 --min-answer-accuracy 0.39 \
 	--min-key-fact-recall 0.69 --min-cited-answer-rate 1.0 --max-false-abstention-rate 0.15 \
 	--max-answer-words-median 40

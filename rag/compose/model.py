@@ -96,8 +96,8 @@ class ReaderModel:
             lead_floor=float(data["lead_floor"]),
             second_ratio=float(data["second_ratio"]),
             max_words=int(data["max_words"]),
-            clause_words=int(data.get("clause_words", 30)),
-            cross_top=int(data.get("cross_top", 0)),
+            clause_words=int(data["clause_words"]),
+            cross_top=int(data["cross_top"]),
             trained=dict(data.get("trained", {})),
         )
 

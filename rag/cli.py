@@ -91,27 +91,92 @@ def show_answer(answer: Any) -> None:
 @one_line_errors
 def ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: RAG_CORPUS_DIR).")
+        list[str] | None,
+        typer.Argument(
+            help="Files, folders, record dumps (.jsonl .json .csv), Reuters .sgm, feeds "
+            "(.rss .atom .xml) or http(s) addresses of feeds and articles "
+            "(default: RAG_CORPUS_DIR)."
+        ),
     ] = None,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Drop the index and build it anew.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    text_field: Annotated[
+        str | None, typer.Option("--text-field", help="The records' text field.")
+    ] = None,
+    title_field: Annotated[
+        str | None, typer.Option("--title-field", help="The records' headline field.")
+    ] = None,
+    date_field: Annotated[
+        str | None, typer.Option("--date-field", help="The records' publication date field.")
+    ] = None,
+    outlet_field: Annotated[
+        str | None, typer.Option("--outlet-field", help="The records' outlet field.")
+    ] = None,
+    url_field: Annotated[
+        str | None, typer.Option("--url-field", help="The records' web address field.")
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option("--id-field", help="The records' id field.")
+    ] = None,
 ) -> None:
-    """Sync the index with files and folders: add new, re-embed changed, drop removed."""
+    """Sync the index with articles: add new, re-embed changed, drop removed."""
+    from rag.ingest.records import FieldNames
+
+    fields = FieldNames().override(
+        text=text_field,
+        title=title_field,
+        published=date_field,
+        outlet=outlet_field,
+        url=url_field,
+        id=id_field,
+    )
     engine = make_engine()
-    with _progress("Embedding chunks") as update:
-        report = engine.ingest(paths, rebuild=rebuild, progress=update)
+    with _progress("Ingesting", unit="articles") as update:
+        report = engine.ingest(paths, rebuild=rebuild, progress=update, fields=fields)
     if as_json:
         print_json(report.model_dump())
         return
+    show_ingest(report)
+
+
+SHOWN_SKIPPED = 10
+
+
+def show_ingest(report: Any) -> None:
+    """What an ingest did, for people: counts, dates, duplicates, what was skipped."""
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed; {report.embedded} chunks embedded, {report.chunks} in the "
         f"index ({report.seconds:.1f} s)"
     )
-    for skipped in report.skipped:
+    if report.read:
+        dated = report.read - len(report.undated)
+        origins = ", ".join(
+            f"{n} from {escape(origin)}"
+            for origin, n in sorted(report.date_origins.items(), key=lambda kv: -kv[1])
+            if origin != "none"
+        )
+        out.print(
+            f"dates: {dated} of {report.read} articles" + (f" ({origins})" if origins else "")
+        )
+        if report.undated:
+            named = ", ".join(report.undated[:SHOWN_SKIPPED])
+            more = len(report.undated) - SHOWN_SKIPPED
+            out.print(
+                f"[yellow]no date[/yellow]: {escape(named)}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+    if report.duplicates:
+        copies = sum(len(group) - 1 for group in report.duplicates)
+        out.print(f"duplicates: {copies} copies of {len(report.duplicates)} stories (shown once)")
+    for skipped in report.skipped[:SHOWN_SKIPPED]:
         out.print(f"[yellow]skipped[/yellow] {escape(skipped.path)}: {escape(skipped.reason)}")
+    if len(report.skipped) > SHOWN_SKIPPED:
+        out.print(
+            f"[yellow]skipped[/yellow] {len(report.skipped) - SHOWN_SKIPPED} more (see --json)"
+        )
 
 
 @app.command()
@@ -310,21 +375,32 @@ def eval(  # noqa: A001 - the command is called `eval`
 
 
 @contextmanager
-def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on a terminal, silence elsewhere; yields an update(done, total)."""
+def _progress(description: str, unit: str = "") -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal, silence elsewhere; yields an update(done, total). With a
+    `unit`, it shows the rate and the time left."""
     if not err.is_terminal:
         yield lambda done, total: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} {unit}/s")
+
+    columns: list[Any] = ["[progress.description]{task.description}", BarColumn()]
+    columns += [MofNCompleteColumn(), TimeElapsedColumn()]
+    if unit:
+        columns += [Rate(), "left", TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 

@@ -1,25 +1,37 @@
-"""Load article files, clean boilerplate by general rules, and attach metadata.
+"""Read articles from files, folders, record dumps, feeds and URLs; clean boilerplate by
+general rules; find their metadata (headline, date, outlet, url) and say where each came from.
 
 The cleaned text is the canonical article text: chunks and citations hold offsets into it,
-and `CleanText.source_offset` maps any of those offsets back to the file's own text.
+and `CleanText.source_offset` maps any of those offsets back to the source's own text. The
+headline is metadata, never part of the text.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+import email.utils
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import InputError
+from rag.ingest import datelines
+from rag.ingest.decode import BinaryData, decode
+from rag.ingest.records import RECORD_SUFFIXES, FieldNames, Problem, Record, count_records
+from rag.ingest.records import read_records as read_dump
+from rag.ingest.reuters import SGML_SUFFIXES, count_stories, read_sgml
+from rag.ingest.web import FEED_SUFFIXES, is_url, read_feed_file, read_url
 from rag.text import words
 from rag.types import SkippedFile
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES | SGML_SUFFIXES | FEED_SUFFIXES
 METADATA_FILE = "metadata.json"
+FIELDS = ("title", "published", "outlet", "url")
 
 # A whole line that is page furniture rather than article text.
 _JUNK_LINE = re.compile(
@@ -75,15 +87,9 @@ class Article:
     outlet: str | None = None
     published: str | None = None
     url: str | None = None
-
-
-@dataclass
-class CorpusScan:
-    """What a set of paths holds: articles, files skipped with reasons, folders to sync."""
-
-    articles: list[Article] = field(default_factory=list)
-    skipped: list[SkippedFile] = field(default_factory=list)
-    folders: list[Path] = field(default_factory=list)
+    # field -> where its value came from ("dateline", "metadata.json", "record field 'date'")
+    origins: dict[str, str] = field(default_factory=dict, compare=False)
+    where: str = ""  # the file, record or URL, for messages
 
 
 class SkipFile(Exception):
@@ -126,16 +132,13 @@ def clean(source: str) -> CleanText:
     return CleanText("\n\n".join(parts), tuple(anchors))
 
 
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
+def _decoded(data: bytes) -> tuple[str, str]:
     if not data.strip():
         raise SkipFile("empty file")
-    if b"\x00" in data:
-        raise SkipFile("binary file")
     try:
-        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError as exc:
-        raise SkipFile(f"not UTF-8 text (byte {exc.start})") from None
+        return decode(data)
+    except BinaryData as exc:
+        raise SkipFile(str(exc)) from None
 
 
 def _html_to_text(html: str) -> tuple[str, dict[str, str | None]]:
@@ -153,6 +156,10 @@ def _html_to_text(html: str) -> tuple[str, dict[str, str | None]]:
 
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_FRONT_KEYS = {
+    "title": "title", "headline": "title", "outlet": "outlet", "source": "outlet",
+    "published": "published", "date": "published", "url": "url", "link": "url",
+}  # fmt: skip
 
 
 def _markdown_to_text(source: str) -> tuple[str, dict[str, str | None]]:
@@ -161,8 +168,9 @@ def _markdown_to_text(source: str) -> tuple[str, dict[str, str | None]]:
     if match:
         for line in match.group(1).splitlines():
             key, _, value = line.partition(":")
-            if key.strip() in {"title", "outlet", "published", "url"} and value.strip():
-                found[key.strip()] = value.strip().strip("\"'")
+            name = _FRONT_KEYS.get(key.strip().lower())
+            if name and name not in found and value.strip():
+                found[name] = value.strip().strip("\"'")
         # Blank out the front matter so offsets still point into the file's text.
         source = re.sub(r"[^\n]", " ", match.group(0)) + source[match.end() :]
     # Heading and quote markers are layout, not text.
@@ -170,13 +178,131 @@ def _markdown_to_text(source: str) -> tuple[str, dict[str, str | None]]:
     return source, found
 
 
-def _iso_date(value: object) -> str | None:
-    if not value:
+def iso_date(value: object) -> str | None:
+    """An ISO date from the ways dumps and feeds write one: ISO 8601, RFC 822
+    ("Tue, 03 Mar 2021 10:00:00 GMT"), a Unix timestamp, or a written date."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text:
         return None
     try:
-        return dt.date.fromisoformat(str(value)[:10]).isoformat()
+        return dt.date.fromisoformat(text[:10]).isoformat()
     except ValueError:
-        return None
+        pass
+    if re.fullmatch(r"\d{9,13}(?:\.\d+)?", text):  # seconds or milliseconds since 1970
+        seconds = float(text) / (1000 if len(text.split(".")[0]) > 11 else 1)
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).date().isoformat()
+    try:
+        return email.utils.parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    import dateparser
+
+    parsed = dateparser.parse(text[:100], languages=["en"], settings={"STRICT_PARSING": True})
+    return parsed.date().isoformat() if parsed else None
+
+
+def _safe_url(value: str | None) -> str | None:
+    """Only web addresses: a `javascript:` or `file:` link is no source to show."""
+    return value if value and re.match(r"https?://[^\s]+$", value.strip(), re.I) else None
+
+
+_HEADLINE_END = re.compile(r"[.;:,]$")
+
+
+def _looks_like_headline(line: str, rest: str) -> bool:
+    """A first line standing alone is a headline: short, not a sentence ending in a full stop,
+    and followed by the story."""
+    n = len(words(line))
+    return 2 <= n <= 25 and not _HEADLINE_END.search(line) and len(words(rest)) >= 5
+
+
+def _same_words(a: str, b: str) -> bool:
+    return [w.lower() for w in words(a)] == [w.lower() for w in words(b)]
+
+
+def _without_first_paragraph(cleaned: CleanText) -> CleanText:
+    cut = cleaned.text.find("\n\n")
+    if cut < 0:
+        return cleaned
+    cut += 2
+    anchors = tuple((c - cut, s) for c, s in cleaned.anchors if c >= cut)
+    return CleanText(cleaned.text[cut:], anchors)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Metadata found in the source itself, and where each value came from."""
+
+    values: dict[str, str | None]
+    origins: dict[str, str]
+
+
+def compose(
+    doc_id: str,
+    source: str,
+    found: _Found,
+    sidecar: dict[str, object] | None,
+    *,
+    path: Path,
+    where: str,
+    digest: bytes,
+    headline_line: bool,
+    year: Callable[[], tuple[int | None, str | None]] = lambda: (None, None),
+) -> Article:
+    """An article from source text and its metadata: boilerplate cleaned, the headline taken
+    out of the text, a date read from the dateline when nothing else gives one. `sidecar`
+    (metadata.json) wins over what the source says."""
+    values = {k: v for k, v in found.values.items() if v}
+    origins = {k: v for k, v in found.origins.items() if k in values or k not in FIELDS}
+    for key, value in (sidecar or {}).items():
+        if key in FIELDS and value:
+            values[key], origins[key] = str(value), METADATA_FILE
+    cleaned = clean(source)
+    first, _, rest = cleaned.text.partition("\n\n")
+    title = values.get("title")
+    if title and _same_words(first, title):
+        cleaned = _without_first_paragraph(cleaned)
+    elif not title and headline_line and _looks_like_headline(first, rest):
+        values["title"], origins["title"] = first.strip()[:300], "first line"
+        cleaned = _without_first_paragraph(cleaned)
+    if len(words(cleaned.text)) < 5:
+        raise SkipFile("no article text after cleaning")
+    if not values.get("title"):
+        values["title"], origins["title"] = _first_meaningful_line(cleaned.text), "first sentence"
+    published = iso_date(values.get("published"))
+    if values.get("published") and not published:
+        origins["published"] = f"unreadable date {str(values['published'])[:40]!r}"
+    if not published:
+        line = datelines.find(cleaned.text)
+        if line is not None and line.problem == datelines.NO_YEAR:
+            line = datelines.find(cleaned.text, *year())
+        if line is not None and line.published:
+            published = line.published
+            origins["published"] = "dateline" + (
+                f", year from the {line.year_from}" if line.year_from else ""
+            )
+        elif line is not None and line.problem:
+            origins["published"] = f"dateline: {line.problem}"
+    url = _safe_url(values.get("url"))
+    if values.get("url") and not url:
+        origins["url"] = "dropped (not a web address)"
+    meta = {"title": values["title"], "outlet": values.get("outlet"), "published": published,
+            "url": url}  # fmt: skip
+    sha = hashlib.sha256(digest + json.dumps(meta, sort_keys=True).encode()).hexdigest()
+    return Article(
+        doc_id=doc_id,
+        path=path,
+        text=cleaned.text,
+        sha256=sha,
+        title=str(values["title"]),
+        outlet=str(values["outlet"]) if values.get("outlet") else None,
+        published=published,
+        url=url,
+        origins=origins,
+        where=where,
+    )
 
 
 def _first_meaningful_line(text: str) -> str:
@@ -186,31 +312,65 @@ def _first_meaningful_line(text: str) -> str:
     return text.strip()[:200]
 
 
-def read_article(path: Path, metadata: dict[str, object] | None = None) -> Article:
-    """Read, clean and describe one file; raises `SkipFile` with the reason it can't be used."""
+def read_article(
+    path: Path,
+    metadata: dict[str, object] | None = None,
+    collection_year: Callable[[], int | None] = lambda: None,
+) -> Article:
+    """Read, clean and describe one article file; raises `SkipFile` with the reason it can't
+    be used. A dateline without a year takes the year in the file name, else
+    `collection_year()` (the year of the file's folder, read only when needed)."""
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if suffix not in TEXT_SUFFIXES:
         raise SkipFile(f"unsupported file type {suffix or '(none)'}")
-    source = _decode(path)
+    data = path.read_bytes()
+    source, encoding = _decoded(data)
     found: dict[str, str | None] = {}
+    kind = "front matter"
     if suffix in {".html", ".htm"}:
         source, found = _html_to_text(source)
+        kind = "page metadata"
     elif suffix in {".md", ".markdown"}:
         source, found = _markdown_to_text(source)
-    cleaned = clean(source)
-    if len(words(cleaned.text)) < 5:
-        raise SkipFile("no article text after cleaning")
-    meta = {**found, **{k: v for k, v in (metadata or {}).items() if v}}
-    sha = hashlib.sha256(path.read_bytes() + json.dumps(meta, sort_keys=True).encode()).hexdigest()
-    return Article(
-        doc_id=path.stem,
+    origins = {k: kind for k, v in found.items() if v}
+    if encoding != "utf-8":
+        origins["encoding"] = encoding
+
+    def year() -> tuple[int | None, str | None]:
+        if (named := datelines.year_in_name(path.name)) is not None:
+            return named, "file name"
+        found = collection_year()
+        return (found, "articles of its folder") if found else (None, None)
+
+    return compose(
+        path.stem,
+        source,
+        _Found(found, origins),
+        metadata,
         path=path,
-        text=cleaned.text,
-        sha256=sha,
-        title=str(meta.get("title") or _first_meaningful_line(cleaned.text)),
-        outlet=str(meta["outlet"]) if meta.get("outlet") else None,
-        published=_iso_date(meta.get("published")),
-        url=str(meta["url"]) if meta.get("url") else None,
+        where=str(path),
+        digest=data,
+        headline_line=suffix not in {".html", ".htm"},
+        year=year,
+    )
+
+
+def article_of(record: Record, path: Path, sidecar: dict[str, object] | None = None) -> Article:
+    """The article a record (from a dump, a feed or a page) holds."""
+    text = record.text
+    if record.is_html:
+        text, _ = _html_to_text(f"<html><body>{text}</body></html>")
+    values = {"title": record.title, "published": record.published, "outlet": record.outlet,
+              "url": record.url}  # fmt: skip
+    return compose(
+        record.doc_id,
+        text,
+        _Found(values, dict(record.origins)),
+        sidecar,
+        path=path,
+        where=record.where,
+        digest=record.text.encode("utf-8"),
+        headline_line=False,
     )
 
 
@@ -224,43 +384,154 @@ def _folder_metadata(folder: Path, cache: dict[Path, dict[str, dict[str, object]
     return cache[folder]
 
 
-def scan(paths: list[Path]) -> CorpusScan:
-    """Read every supported file under the given files and folders (folders recursively)."""
-    result = CorpusScan()
-    metadata_cache: dict[Path, dict[str, dict[str, object]]] = {}
-    files: list[Path] = []
+@dataclass
+class CorpusScan:
+    """What a set of paths and URLs holds. Iterating reads the articles one by one (a dump is
+    streamed, never loaded whole); what could not be used collects in `skipped` meanwhile."""
+
+    inputs: list[Path | str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+    fields: FieldNames = field(default_factory=FieldNames)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    years: dict[Path, int | None] = field(default_factory=dict)
+    url_timeout: float = 15.0
+
+    def expected(self) -> int:
+        """About how many articles the inputs hold (for progress bars)."""
+        total = 0
+        for item in self.inputs:
+            suffix = Path(item).suffix.lower() if isinstance(item, Path) else ""
+            try:
+                if suffix in RECORD_SUFFIXES:
+                    total += count_records(Path(item))
+                elif suffix in SGML_SUFFIXES:
+                    total += count_stories(Path(item))
+                else:
+                    total += 1
+            except OSError:
+                total += 1
+        return max(total, 1)
+
+    def __iter__(self) -> Iterator[Article]:
+        metadata: dict[Path, dict[str, dict[str, object]]] = {}
+        for item in self.inputs:
+            if isinstance(item, str):
+                yield from self._records(read_url(item, self.url_timeout), Path(item), None)
+                continue
+            yield from self._file(item, metadata)
+
+    @property
+    def articles(self) -> list[Article]:
+        """Every article, read now."""
+        return list(self)
+
+    def _folder_year(self, folder: Path) -> int | None:
+        """The year the articles of a folder were written in (`datelines.collection_year`)."""
+        if folder not in self.years:
+            texts = (
+                _text_or_nothing(item)
+                for item in self.inputs
+                if isinstance(item, Path)
+                and item.parent == folder
+                and item.suffix.lower() in {".txt", ".md", ".markdown"}
+            )
+            self.years[folder] = datelines.collection_year(texts)
+        return self.years[folder]
+
+    def _skip(self, where: str | Path, reason: str) -> None:
+        self.skipped.append(SkippedFile(path=str(where), reason=reason))
+
+    def _fresh(self, doc_id: str, where: str) -> bool:
+        if doc_id in self.seen:
+            self._skip(where, f"duplicate document id {doc_id}")
+            return False
+        self.seen.add(doc_id)
+        return True
+
+    def _file(
+        self, file: Path, cache: dict[Path, dict[str, dict[str, object]]]
+    ) -> Iterator[Article]:
+        suffix = file.suffix.lower()
+        sidecar = _folder_metadata(file.parent, cache)
+        try:
+            if suffix in RECORD_SUFFIXES:
+                yield from self._records(read_dump(file, self.fields), file, sidecar)
+            elif suffix in SGML_SUFFIXES:
+                yield from self._records(read_sgml(file), file, sidecar)
+            elif suffix in FEED_SUFFIXES:
+                yield from self._records(read_feed_file(file), file, sidecar)
+            else:
+                meta = sidecar.get(file.stem)
+                article = read_article(
+                    file,
+                    meta if isinstance(meta, dict) else None,
+                    lambda: self._folder_year(file.parent),
+                )
+                if self._fresh(article.doc_id, str(file)):
+                    yield article
+        except SkipFile as reason:
+            self._skip(file, str(reason))
+        except OSError as exc:
+            self._skip(file, f"unreadable ({exc.strerror or exc})")
+
+    def _records(
+        self, records: Iterable[Record | Problem], path: Path, sidecar: dict | None
+    ) -> Iterator[Article]:
+        for record in records:
+            if isinstance(record, Problem):
+                self._skip(record.where, record.reason)
+                continue
+            if record.doc_id in self.seen:
+                self._skip(record.where, f"duplicate document id {record.doc_id}")
+                continue
+            meta = (sidecar or {}).get(record.doc_id)
+            try:
+                article = article_of(record, path, meta if isinstance(meta, dict) else None)
+            except SkipFile as reason:
+                self._skip(record.where, str(reason))
+                continue
+            self.seen.add(article.doc_id)
+            yield article
+
+
+def _text_or_nothing(path: Path) -> str:
+    """The file's text, or "" when it cannot be read (it is skipped later, with its reason)."""
+    try:
+        return _decoded(path.read_bytes())[0]
+    except (OSError, SkipFile):
+        return ""
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name != METADATA_FILE
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def scan(paths: Iterable[Path | str], fields: FieldNames | None = None) -> CorpusScan:
+    """What the given files, folders (recursively) and web addresses hold; read on iteration."""
+    result = CorpusScan(fields=fields or FieldNames())
     for raw in paths:
+        if isinstance(raw, str) and is_url(raw):
+            result.inputs.append(raw)
+            continue
         path = Path(raw).expanduser()
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
         if path.is_dir():
             result.folders.append(path.resolve())
-            files.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.is_file()
-                    and p.name != METADATA_FILE
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                )
-            )
+            for file in _files(path):
+                if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                    result.inputs.append(file)
+                else:
+                    result._skip(file, f"unsupported file type {file.suffix.lower() or '(none)'}")
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            result.inputs.append(path)
         else:
-            files.append(path)
-    seen: set[str] = set()
-    for file in files:
-        try:
-            if file.stem in seen:
-                raise SkipFile(f"duplicate document id {file.stem}")
-            meta = _folder_metadata(file.parent, metadata_cache).get(file.stem)
-            article = read_article(file, meta if isinstance(meta, dict) else None)
-        except SkipFile as reason:
-            result.skipped.append(SkippedFile(path=str(file), reason=str(reason)))
-            continue
-        except OSError as exc:
-            result.skipped.append(
-                SkippedFile(path=str(file), reason=f"unreadable ({exc.strerror})")
-            )
-            continue
-        seen.add(article.doc_id)
-        result.articles.append(article)
+            result._skip(path, f"unsupported file type {path.suffix.lower() or '(none)'}")
     return result

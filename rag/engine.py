@@ -18,6 +18,7 @@ from rag.corpus import scan
 from rag.embeddings import CachedEmbedder, Embedder, make_embedder
 from rag.errors import EmptyIndexError, InputError, RagError
 from rag.index import ChunkingConfig, Indexer, Progress
+from rag.ingest.records import FieldNames
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
 from rag.store import ChunkStore, change_marker, connect
@@ -150,10 +151,12 @@ class RagEngine:
         *,
         rebuild: bool = False,
         progress: Progress | None = None,
+        fields: FieldNames | None = None,
     ) -> IngestReport:
-        """Sync the index with files and folders (default: the corpus folder)."""
-        targets = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
-        corpus = scan(targets)
+        """Sync the index with files, folders, record dumps, feeds and web addresses
+        (default: the corpus folder); `fields` names the fields of records."""
+        targets = list(paths) if paths else [self.settings.corpus_dir]
+        corpus = scan(targets, fields)
         return self.indexer.sync(corpus, rebuild=rebuild, progress=progress)
 
     def documents(self) -> list[DocumentInfo]:

@@ -28,10 +28,11 @@ from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
 from rag.timeline import Span, dates_in, remember, remembered, time_offsets
-from rag.types import DocumentInfo, IngestReport
+from rag.types import ArticleOrigins, DocumentInfo, IngestReport
 
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
+ARTICLE_BATCH = 2000  # articles read, chunked and written at a time
 
 
 # How chunk metadata writes what was read (part of the version).
@@ -299,6 +300,8 @@ class Indexer:
     def sync(
         self, scan: CorpusScan, rebuild: bool = False, progress: Progress | None = None
     ) -> IngestReport:
+        """Bring the index in step with what `scan` reads, a batch of articles at a time (a
+        large dump is never held whole); `progress(articles done, about how many)`."""
         started = time.perf_counter()
         with self._lock:
             if rebuild:
@@ -311,46 +314,80 @@ class Indexer:
                 self.store.check_chunking()
                 lexical = self.lexical()
                 known = lexical.sentence_vectors
-            report = IngestReport(skipped=list(scan.skipped))
-            existing = lexical.doc_records(a.doc_id for a in scan.articles)
-
-            to_write: list[ChunkRecord] = []
-            stale_ids: list[str] = []
-            for article in scan.articles:
-                old_records = existing.get(article.doc_id, [])
-                current = [r for r in old_records if r.metadata.get("doc_sha") == article.sha256]
-                stale_ids.extend(
-                    r.chunk_id for r in old_records if r.metadata.get("doc_sha") != article.sha256
-                )
-                if current and len(current) == current[0].metadata.get("doc_chunks"):
-                    report.unchanged += 1
-                    continue
-                if old_records:
-                    report.updated += 1
-                else:
-                    report.added += 1
-                to_write.extend(article_chunks(article, self.config))
-
+            report = IngestReport()
+            expected = scan.expected() if progress else 0
+            done = 0
+            batch: list[Article] = []
+            for article in scan:
+                report.note(article.doc_id, article.published, article.origins.get("published"))
+                batch.append(article)
+                if len(batch) >= ARTICLE_BATCH:
+                    lexical, known = self._sync_batch(lexical, known, batch, report, progress,
+                                                      done, expected)  # fmt: skip
+                    done += len(batch)
+                    batch = []
+            lexical, known = self._sync_batch(
+                lexical, known, batch, report, progress, done, expected, rebuild=rebuild
+            )
             if scan.folders:
-                scanned = {a.doc_id for a in scan.articles}
                 gone = [
                     doc_id
                     for doc_id, source in lexical.sources().items()
-                    if doc_id not in scanned
+                    if doc_id not in scan.seen
                     and any(Path(source).is_relative_to(f) for f in scan.folders)
                 ]
                 report.removed = len(gone)
-                for records in lexical.doc_records(gone).values():
-                    stale_ids.extend(r.chunk_id for r in records)
-
-            if to_write or stale_ids or rebuild:
-                self._commit(
-                    lexical, to_write, stale_ids, lambda: self._write(to_write, progress, known)
-                )
-            report.embedded = len(to_write)
+                stale = [r.chunk_id for rs in lexical.doc_records(gone).values() for r in rs]
+                if stale:
+                    self._commit(lexical, [], stale, lambda: {})
+            report.skipped = list(scan.skipped)
             report.chunks = self.store.count()
             report.seconds = round(time.perf_counter() - started, 3)
             return report
+
+    def _sync_batch(
+        self,
+        lexical: LexicalIndex,
+        known: SentenceVectors,
+        batch: list[Article],
+        report: IngestReport,
+        progress: Progress | None,
+        done: int,
+        expected: int,
+        rebuild: bool = False,
+    ) -> tuple[LexicalIndex, SentenceVectors]:
+        """Write the new and changed articles of `batch`, replacing their old chunks."""
+        existing = lexical.doc_records(a.doc_id for a in batch)
+        to_write: list[ChunkRecord] = []
+        stale_ids: list[str] = []
+        for article in batch:
+            old_records = existing.get(article.doc_id, [])
+            current = [r for r in old_records if r.metadata.get("doc_sha") == article.sha256]
+            stale_ids.extend(
+                r.chunk_id for r in old_records if r.metadata.get("doc_sha") != article.sha256
+            )
+            if current and len(current) == current[0].metadata.get("doc_chunks"):
+                report.unchanged += 1
+                continue
+            if old_records:
+                report.updated += 1
+            else:
+                report.added += 1
+            report.articles.append(
+                ArticleOrigins(doc_id=article.doc_id, where=article.where, origins=article.origins)
+            )
+            to_write.extend(article_chunks(article, self.config))
+
+        def step(chunks_done: int, chunks: int) -> None:
+            if progress:
+                progress(min(done + len(batch) * chunks_done // max(chunks, 1), expected), expected)
+
+        if to_write or stale_ids or rebuild:
+            self._commit(lexical, to_write, stale_ids, lambda: self._write(to_write, step, known))
+            lexical = self._lexical or lexical
+        step(1, 1)
+        report.embedded += len(to_write)
+        return lexical, lexical.sentence_vectors
 
     def _write(
         self, records: list[ChunkRecord], progress: Progress | None, known: SentenceVectors

@@ -72,6 +72,17 @@ class SkippedFile(BaseModel):
     reason: str
 
 
+class ArticleOrigins(BaseModel):
+    """Where one new or changed article's fields came from."""
+
+    doc_id: str
+    where: str = Field(description="The file, record (`dump.jsonl line 12`) or URL.")
+    origins: dict[str, str] = Field(
+        description="Field -> its source: `dateline`, `metadata.json`, `record field 'date'`, "
+        "`first line`, `front matter`, `page metadata`, …; `encoding` when not UTF-8."
+    )
+
+
 class IngestReport(BaseModel):
     """What one `ingest` did: counts of documents, chunks in the index and chunks embedded."""
 
@@ -83,6 +94,30 @@ class IngestReport(BaseModel):
     chunks: int = 0
     embedded: int = 0
     seconds: float = 0.0
+    read: int = Field(0, description="Articles read from the inputs.")
+    undated: list[str] = Field(
+        default_factory=list, description="Ids of the articles read that have no date."
+    )
+    date_origins: dict[str, int] = Field(
+        default_factory=dict, description="How many articles read took their date from where."
+    )
+    duplicates: list[list[str]] = Field(
+        default_factory=list,
+        description="Groups of articles with the same story, found in this ingest: the "
+        "original first, then its copies.",
+    )
+    articles: list[ArticleOrigins] = Field(
+        default_factory=list,
+        description="Where the fields of each new or changed article came from.",
+    )
+
+    def note(self, doc_id: str, published: str | None, date_origin: str | None) -> None:
+        """Count an article read: whether it has a date, and where the date came from."""
+        self.read += 1
+        if not published:
+            self.undated.append(doc_id)
+        origin = (date_origin or "unknown") if published else "none"
+        self.date_origins[origin] = self.date_origins.get(origin, 0) + 1
 
 
 class DocumentInfo(BaseModel):

@@ -14,7 +14,8 @@ def seed(prefix: str) -> Path:
 def test_boilerplate_is_removed_by_general_rules() -> None:
     texts = {a.doc_id[:3]: a.text for a in scan([SEEDS]).articles}
     assert "bookmark-bicon" not in texts["000"]  # icon/menu strip
-    assert texts["000"].startswith("Putin & May agree to personal meeting")
+    # the headline is metadata, not the first sentence
+    assert texts["000"].startswith("Russian President Vladimir Putin and British PM")
     assert "READ MORE" not in texts["000"]
     assert "RELATED STORIES" not in texts["001"]
     assert "advertisement" not in texts["003"].lower()
@@ -45,12 +46,22 @@ def test_metadata_comes_from_the_manifest() -> None:
     assert all(a.title for a in articles.values())
 
 
-def test_files_without_metadata_take_their_first_meaningful_line_as_title(tmp_path: Path) -> None:
+def test_a_first_line_headline_is_the_title_and_not_part_of_the_text(tmp_path: Path) -> None:
     path = tmp_path / "x.txt"
     path.write_text("advertisement\nA headline worth reading\nBody text of the article goes here.")
     article = read_article(path)
     assert article.title == "A headline worth reading"
+    assert article.text == "Body text of the article goes here."
+    assert article.origins["title"] == "first line"
     assert article.published is None
+
+
+def test_a_first_line_that_is_a_sentence_stays_in_the_text(tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("The council met on Monday to vote on the budget.\nIt passed by two votes.")
+    article = read_article(path)
+    assert article.text.startswith("The council met on Monday")
+    assert article.title == "The council met on Monday to vote on the budget."
 
 
 def test_html_goes_through_an_article_extractor(tmp_path: Path) -> None:
@@ -83,14 +94,17 @@ def test_bad_files_are_skipped_by_name_and_the_rest_ingested(tmp_path: Path) -> 
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 society news here today".encode("latin-1"))
+    (tmp_path / "noise.txt").write_bytes(bytes(range(1, 32)) * 20)
     (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
     result = scan([tmp_path])
-    assert [a.doc_id for a in result.articles] == ["good"]
+    articles = {a.doc_id: a for a in result.articles}
+    assert sorted(articles) == ["good", "latin1"]
+    assert articles["latin1"].text == "Café society news here today"
     reasons = {Path(s.path).name: s.reason for s in result.skipped}
     assert reasons == {
         "binary.txt": "binary file",
         "empty.txt": "empty file",
-        "latin1.txt": "not UTF-8 text (byte 3)",
+        "noise.txt": "binary file",
         "report.pdf": "unsupported file type .pdf",
     }
 

@@ -12,55 +12,10 @@ This sample (about a tenth of the collection) is kept for the evaluation gate.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import html
-import re
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-_STORY = re.compile(r"<REUTERS\b(?P<attrs>[^>]*)>(?P<body>.*?)</REUTERS>", re.S)
-_NEWID = re.compile(r'NEWID="(\d+)"')
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_TRAILER = re.compile(r"\s*\bReuter\s*$")
-
-
-@dataclass(frozen=True)
-class Story:
-    newid: int
-    title: str
-    published: str  # ISO date
-    dateline: str
-    body: str  # paragraphs joined by blank lines
-
-
-def _field(tag: str, text: str) -> str:
-    match = re.search(rf"<{tag}>(.*?)</{tag}>", text, re.S)
-    return html.unescape(match.group(1)) if match else ""
-
-
-def _paragraphs(body: str) -> str:
-    """Reuters wraps lines at about 65 characters and opens a paragraph with an indent."""
-    body = _TRAILER.sub("", _CONTROL.sub("", body))
-    paragraphs = re.split(r"\n(?= {3,}\S)", body.strip())
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
-
-
-def stories(path: Path) -> Iterator[Story]:
-    """The stories of one SGML file that have a body."""
-    text = path.read_text("latin-1")
-    for match in _STORY.finditer(text):
-        found = _NEWID.search(match.group("attrs"))
-        raw = match.group("body")
-        body = _field("BODY", raw)
-        if not found or not body.strip():
-            continue
-        stamp = _field("DATE", raw).strip().split()[0]
-        published = dt.datetime.strptime(stamp, "%d-%b-%Y").date().isoformat()
-        title = " ".join(_CONTROL.sub("", _field("TITLE", raw)).split())
-        dateline = " ".join(_CONTROL.sub("", _field("DATELINE", raw)).split())
-        yield Story(int(found.group(1)), title, published, dateline, _paragraphs(body))
+from rag.ingest.reuters import Story, stories
 
 
 def markdown(story: Story) -> str:
@@ -81,6 +36,8 @@ def write(out: Path, files: list[str], source: Path = SOURCE) -> int:
     written = 0
     for number in files:
         for story in stories(source / f"reut2-{number}.sgm"):
+            if not isinstance(story, Story):
+                continue
             (out / f"reuters-{story.newid}.md").write_text(markdown(story), "utf-8")
             written += 1
     return written

@@ -14,6 +14,8 @@ from typing import NoReturn
 
 from bench.measure import ROOT, BenchError, log
 
+REUTERS = ROOT.parent / "shared" / "corpora" / "reuters21578"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
@@ -44,6 +46,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--cold-runs", type=_positive, default=3, help="cold asks per pipeline")
     p.add_argument("--raw-sample", type=_positive, default=500, help="chunks for raw encode")
+    p.add_argument(
+        "--reuters",
+        type=Path,
+        default=REUTERS if REUTERS.is_dir() else None,
+        help="Reuters-21578's folder for the real-corpus run (default: ../shared's, if there)",
+    )
+    p.add_argument("--no-reuters", action="store_true", help="skip the real-corpus run")
+    p.add_argument("--reuters-files", type=_positive, default=22, help="how many SGML files")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench.png")
     p.add_argument("--work", type=Path, help="keep corpora and indexes here (default: temp)")
@@ -71,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the work folder {args.work} is not empty", file=sys.stderr)
         return 2
     try:
-        report = run(args.sizes, args.seed, args.queries, work, args.cold_runs, args.raw_sample)
+        reuters = None if args.no_reuters else args.reuters
+        report = run(
+            args.sizes, args.seed, args.queries, work, args.cold_runs, args.raw_sample,
+            reuters, args.reuters_files,
+        )  # fmt: skip
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -74,7 +74,9 @@ def _number(value: float | str) -> str:
 
 def size_table(size: SizeResult) -> str:
     lines = [
-        f"**N = {size.n:,} articles** ({size.words:,} words, {size.questions} questions)",
+        f"**N = {size.n:,} articles**"
+        + (f" of {size.corpus}" if size.corpus != "synthetic" else "")
+        + f" ({size.words:,} words, {size.questions} questions)",
         "",
         "| figure | news-rag | plain LlamaIndex | ours ÷ plain | goal |",
         "|---|---:|---:|---:|---|",
@@ -103,10 +105,11 @@ def plot(report: BenchReport, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [s.n for s in report.sizes]
+    synthetic = [s for s in report.sizes if s.corpus == "synthetic"]
+    sizes = [s.n for s in synthetic]
     fig, (latency, rate) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=90)
     for name, pick, colour in (("news-rag", "ours", "tab:blue"), ("plain", "plain", "tab:orange")):
-        results = [getattr(s, pick) for s in report.sizes]
+        results = [getattr(s, pick) for s in synthetic]
         latency.plot(
             sizes, [r.query_p95_ms for r in results], "o-", color=colour, label=f"{name} p95"
         )

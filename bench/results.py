@@ -79,6 +79,7 @@ class SizeResult:
     ours: PipelineResult
     plain: PipelineResult
     ratios: dict[str, float]  # ours / plain for each comparable figure
+    corpus: str = "synthetic"  # or the real collection it was measured on
 
 
 @dataclass

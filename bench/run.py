@@ -1,10 +1,13 @@
-"""The benchmark run: for each size, generate a corpus and measure both pipelines on it."""
+"""The benchmark run: for each size, generate a corpus and measure both pipelines on it; then
+the same on real news (Reuters-21578), when it is there."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
+import random
 import time
 from importlib import metadata
 from pathlib import Path
@@ -98,8 +101,7 @@ def _pipeline(
 def run_size(
     n: int, seed: int, queries: int, work: Path, cold_runs: int, raw_sample: int
 ) -> SizeResult:
-    """Measure both pipelines on a fresh corpus of `n` articles under `work`."""
-    clock = time.perf_counter()
+    """Measure both pipelines on a fresh synthetic corpus of `n` articles under `work`."""
     log(f"[N={n}] generating {n} articles (+2 to add) and {queries} questions, seed {seed}")
     articles = generate_articles(n + 2, seed)
     corpus = write_articles(work / "corpus", articles[:n])
@@ -107,14 +109,66 @@ def run_size(
     questions = make_questions([a.facts for a in articles[:n]], queries, seed)
     if not questions:
         raise BenchError(f"no unambiguous question could be made from {n} articles")
+    asked = [(q.question, q.source) for q in questions]
+    return _measure(f"N={n}", corpus.folder, n, corpus.words, asked, work, cold_runs, raw_sample)
+
+
+def run_reuters(
+    source: Path, files: int, seed: int, queries: int, work: Path, cold_runs: int, raw_sample: int
+) -> SizeResult:
+    """Measure both pipelines on real news: the first `files` SGML files of Reuters-21578 as
+    they are, asked the hand-written Reuters questions whose source is among them."""
+    sgml = sorted(source.glob("reut2-*.sgm"))[:files]
+    if not sgml:
+        raise BenchError(f"no reut2-*.sgm files in {source}")
+    corpus = work / "corpus"
+    corpus.mkdir(parents=True)
+    for path in sgml:
+        (corpus / path.name).symlink_to(path.resolve())
+    from rag.corpus import scan
+    from rag.text import words
+
+    log(f"[Reuters] reading {len(sgml)} SGML files")
+    ids, total_words = set(), 0
+    for article in scan([corpus]):
+        ids.add(article.doc_id)
+        total_words += len(words(article.text))
+    write_articles(work / "extra", generate_articles(2, seed))
+    asked = []
+    for gold in sorted((ROOT / "eval").glob("reuters_*.jsonl")):
+        for line in gold.read_text("utf-8").splitlines():
+            item = json.loads(line)
+            if item.get("sources") and item["sources"][0] in ids:
+                asked.append((item["question"], item["sources"][0]))
+    asked = random.Random(seed).sample(asked, min(queries, len(asked)))
+    if not asked:
+        raise BenchError("no Reuters gold question has its source in these files")
+    label = "Reuters-21578"
+    result = _measure(label, corpus, len(ids), total_words, asked, work, cold_runs, raw_sample)
+    result.corpus = f"Reuters-21578, Distribution 1.0 ({len(sgml)} SGML files)"
+    return result
+
+
+def _measure(
+    label: str,
+    corpus: Path,
+    n: int,
+    words: int,
+    questions: list[tuple[str, str]],
+    work: Path,
+    cold_runs: int,
+    raw_sample: int,
+) -> SizeResult:
+    """Both pipelines on `corpus`: ingest, add one, warm questions, cold asks."""
+    clock = time.perf_counter()
     runs: dict[str, dict[str, ChildRun]] = {}
     for pipeline in PIPELINES:
         spec = Spec(
-            corpus=corpus.folder,
+            corpus=corpus,
             extra=work / "extra",
             index=work / pipeline,
             ours_index=work / "ours",
-            questions=[(q.question, q.source) for q in questions],
+            questions=questions,
             raw_sample=raw_sample,
         )
         spec_path = work / f"{pipeline}-spec.json"
@@ -125,24 +179,24 @@ def run_size(
             ("add", "adding one article from a new process"),
             ("query", f"{len(questions)} warm questions"),
         ):
-            log(f"[N={n}] {pipeline}: {what} ({time.perf_counter() - clock:.0f} s so far)")
+            log(f"[{label}] {pipeline}: {what} ({time.perf_counter() - clock:.0f} s so far)")
             runs[pipeline][phase] = _worker(pipeline, phase, spec_path, work)
         rag_file = Path(runs[pipeline]["ingest"].result["rag_file"])
         if not rag_file.is_relative_to(ROOT):
             raise BenchError(f"the workers imported rag from {rag_file}, not from {ROOT}")
     cold: dict[str, list[ChildRun]] = {p: [] for p in PIPELINES}
     for r in range(cold_runs):  # alternate, so drift in machine load hits both alike
-        log(f"[N={n}] cold ask, run {r + 1}/{cold_runs}")
+        log(f"[{label}] cold ask, run {r + 1}/{cold_runs}")
         for pipeline in PIPELINES:
-            cold[pipeline].append(_cold_ask(pipeline, work / pipeline, questions[0].question, work))
+            cold[pipeline].append(_cold_ask(pipeline, work / pipeline, questions[0][0], work))
     results = {
         p: _pipeline(runs[p]["ingest"], runs[p]["add"], runs[p]["query"], cold[p], work / p)
         for p in PIPELINES
     }
     ours, plain = results["ours"], results["plain"]
     ratios = {key: round(getattr(ours, key) / getattr(plain, key), 3) for key in RATIOS}
-    log(f"[N={n}] done in {time.perf_counter() - clock:.0f} s")
-    return SizeResult(n, corpus.words, len(questions), ours, plain, ratios)
+    log(f"[{label}] done in {time.perf_counter() - clock:.0f} s")
+    return SizeResult(n, words, len(questions), ours, plain, ratios)
 
 
 def machine() -> dict[str, str]:
@@ -168,13 +222,26 @@ def machine() -> dict[str, str]:
 
 
 def run(
-    sizes: list[int], seed: int, queries: int, work: Path, cold_runs: int, raw_sample: int
+    sizes: list[int],
+    seed: int,
+    queries: int,
+    work: Path,
+    cold_runs: int,
+    raw_sample: int,
+    reuters: Path | None = None,
+    reuters_files: int = 22,
 ) -> BenchReport:
     started = time.perf_counter()
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = []
     for n in sizes:
         results.append(run_size(n, seed, queries, work / f"n{n}", cold_runs, raw_sample))
+    if reuters is not None:
+        results.append(
+            run_reuters(
+                reuters, reuters_files, seed, queries, work / "reuters", cold_runs, raw_sample
+            )
+        )
     return BenchReport(
         seed=seed,
         machine=machine(),

@@ -85,6 +85,8 @@ def show_answer(answer: Any) -> None:
         quote = c.quote if c.quote[:1] in "“\"'‘" else f"“{c.quote}”"
         dates = f"; dates: {', '.join(c.event_dates)}" if c.event_dates else ""
         out.print(f"    [dim]{escape(quote)} ({c.doc_id}{dates})[/dim]")
+        if c.copies:
+            out.print(f"    [dim]same story also in: {escape(', '.join(c.copies))}[/dim]")
 
 
 @app.command()

@@ -11,6 +11,7 @@ that it is stale and catches up by comparing chunk ids with Chroma.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 import time
@@ -24,6 +25,7 @@ import numpy as np
 from rag.chunking import chunk_text
 from rag.corpus import Article, CorpusScan
 from rag.embeddings import Embedder
+from rag.ingest import duplicates
 from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
@@ -141,8 +143,21 @@ class ChunkingConfig:
         return f"sentences:{self.max_tokens}/{self.overlap_tokens}:cl100k_base"
 
 
-def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord]:
-    """The chunk records of one article, ids stable for the same content."""
+@dataclass(frozen=True)
+class Story:
+    """What makes an article a copy of another: its duplicate signature and exact key, and
+    the earlier article it repeats, if any."""
+
+    signature: str = ""
+    key: str = ""
+    copy_of: str = ""
+
+
+def article_chunks(
+    article: Article, config: ChunkingConfig, story: Story = Story()
+) -> list[ChunkRecord]:
+    """The chunk records of one article, ids stable for the same content; the first carries
+    the article's duplicate signature."""
     chunks = chunk_text(article.text, config.max_tokens, config.overlap_tokens, token_counter())
     spans = [dates_in(chunk.text, article.published) for chunk in chunks]
     return [
@@ -166,10 +181,47 @@ def article_chunks(article: Article, config: ChunkingConfig) -> list[ChunkRecord
                 "sentence_reads": sentence_reads(chunk.text, article.published),
                 "dates_version": dates_version(),
                 "source": str(article.path.resolve()),
+                "copy_of": story.copy_of,
+                **({"signature": story.signature, "dup_key": story.key} if i == 0 else {}),
             },
         )
-        for chunk, dated in zip(chunks, spans, strict=True)
+        for i, (chunk, dated) in enumerate(zip(chunks, spans, strict=True))
     ]
+
+
+# A near-duplicate counts only within this many days of the other's publication: a wire
+# story is refiled the same day or the next, while templated reports (a weekly rate decision,
+# a daily market operation) repeat their wording on other days with other news.
+COPY_DAYS = 1
+
+
+class Copies:
+    """Which articles repeat an earlier one (`rag.ingest.duplicates`), over one sync."""
+
+    def __init__(self, lexical: LexicalIndex) -> None:
+        self.index = lexical.duplicate_index()
+        self.published = {d.doc_id: d.published for d in lexical.documents()}
+
+    def story(self, article: Article) -> Story:
+        """The article's duplicate signature, and the earlier article it copies if any."""
+        if article.doc_id in self.index:
+            self.index.remove(article.doc_id)  # changed: it may copy another now
+        self.published[article.doc_id] = article.published
+        sig, key = duplicates.signature(article.text), duplicates.exact_key(article.text)
+
+        def near(other: str) -> bool:
+            a, b = article.published, self.published.get(other)
+            return (
+                not (a and b)
+                or abs((dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days) <= COPY_DAYS
+            )
+
+        original = self.index.add(article.doc_id, sig=sig, key=key, accept=near)
+        return Story(duplicates.to_text(sig), key, original or "")
+
+    def groups(self, read: set[str]) -> list[list[str]]:
+        """The groups of copies that hold an article in `read`."""
+        return [g for g in self.index.groups() if read.intersection(g)]
 
 
 class Indexer:
@@ -315,6 +367,7 @@ class Indexer:
                 lexical = self.lexical()
                 known = lexical.sentence_vectors
             report = IngestReport()
+            copies = Copies(lexical)
             expected = scan.expected() if progress else 0
             done = 0
             batch: list[Article] = []
@@ -322,12 +375,12 @@ class Indexer:
                 report.note(article.doc_id, article.published, article.origins.get("published"))
                 batch.append(article)
                 if len(batch) >= ARTICLE_BATCH:
-                    lexical, known = self._sync_batch(lexical, known, batch, report, progress,
-                                                      done, expected)  # fmt: skip
+                    lexical, known = self._sync_batch(lexical, known, batch, report, copies,
+                                                      progress, done, expected)  # fmt: skip
                     done += len(batch)
                     batch = []
             lexical, known = self._sync_batch(
-                lexical, known, batch, report, progress, done, expected, rebuild=rebuild
+                lexical, known, batch, report, copies, progress, done, expected, rebuild=rebuild
             )
             if scan.folders:
                 gone = [
@@ -340,6 +393,7 @@ class Indexer:
                 stale = [r.chunk_id for rs in lexical.doc_records(gone).values() for r in rs]
                 if stale:
                     self._commit(lexical, [], stale, lambda: {})
+            report.duplicates = copies.groups(scan.seen)
             report.skipped = list(scan.skipped)
             report.chunks = self.store.count()
             report.seconds = round(time.perf_counter() - started, 3)
@@ -351,6 +405,7 @@ class Indexer:
         known: SentenceVectors,
         batch: list[Article],
         report: IngestReport,
+        copies: Copies,
         progress: Progress | None,
         done: int,
         expected: int,
@@ -376,7 +431,7 @@ class Indexer:
             report.articles.append(
                 ArticleOrigins(doc_id=article.doc_id, where=article.where, origins=article.origins)
             )
-            to_write.extend(article_chunks(article, self.config))
+            to_write.extend(article_chunks(article, self.config, copies.story(article)))
 
         def step(chunks_done: int, chunks: int) -> None:
             if progress:

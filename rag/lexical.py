@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rag.events import Anchor, EventDates
+from rag.ingest.duplicates import DuplicateIndex, from_text
 from rag.segment import Segment, build, folders, remove_folders, text_hash
 from rag.store import ChunkRecord
 from rag.text import sentence_spans
@@ -38,7 +39,7 @@ K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), which this index repla
 _SCORED_ROWS = 1_000_000  # rows of term scores an index remembers (8 bytes each)
 MERGE_RATIO = 2  # a segment is merged into the ones after it once they hold half its chunks
 _MANIFEST = "manifest.json"
-_FORMAT = 2
+_FORMAT = 3  # 3: articles carry their duplicate signature and group
 _ORPHAN_AGE_S = 3600  # a segment no manifest names, this old, is a lost or interrupted write
 _OLD_FILES = ("chunks.json", "sentences.npy", "bm25")  # the format before segments
 
@@ -239,6 +240,40 @@ class LexicalIndex:
             for d in self._docs()
         ]
         return sorted(docs, key=lambda d: d.doc_id)
+
+    @cached_property
+    def _groups(self) -> dict[str, list[str]]:
+        """Each live article that has copies (or is one) -> its group, the original first."""
+        members: dict[str, list[str]] = {}
+        for doc in self._docs():
+            members.setdefault(doc.copy_of or doc.doc_id, []).append(doc.doc_id)
+        groups: dict[str, list[str]] = {}
+        for original, group in members.items():
+            if len(group) > 1:
+                ordered = sorted(group, key=lambda d: (d != original, d))
+                groups.update(dict.fromkeys(ordered, ordered))
+        return groups
+
+    def copies(self, doc_id: str) -> list[str]:
+        """The other live articles with the same story as `doc_id` (the original first)."""
+        return [d for d in self._groups.get(doc_id, ()) if d != doc_id]
+
+    def same_story(self, a: str, b: str) -> bool:
+        return a == b or b in self._groups.get(a, ())
+
+    def duplicate_index(self) -> DuplicateIndex:
+        """The live articles' duplicate signatures, originals first, to find new copies."""
+        found = DuplicateIndex()
+        docs = sorted(self._docs(), key=lambda d: bool(d.copy_of))
+        for doc in docs:
+            if doc.signature:  # each joins the group it was found in at its ingest
+                found.add(
+                    doc.doc_id,
+                    sig=from_text(doc.signature),
+                    key=doc.key or None,
+                    accept=lambda other, of=doc.copy_of: bool(of) and found.original(other) == of,
+                )
+        return found
 
     def alive_ids(self) -> set[str]:
         return {

@@ -15,6 +15,7 @@ from rag.conversation import plain
 from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.index import Indexer, chunk_spans, published_ordinal, remember_sentence_reads
+from rag.ingest.duplicates import shingles
 from rag.lexical import LexicalIndex
 from rag.question import Focus, focus
 from rag.store import ChunkRecord, ChunkStore
@@ -185,7 +186,7 @@ class Retrieval:
     lexical: LexicalIndex  # the BM25 index and vocabulary this retrieval used
 
 
-def to_passage(record: ChunkRecord, score: float) -> Passage:
+def to_passage(record: ChunkRecord, score: float, copies: list[str] | None = None) -> Passage:
     meta = record.metadata
     return Passage(
         doc_id=meta["doc_id"],
@@ -198,7 +199,34 @@ def to_passage(record: ChunkRecord, score: float) -> Passage:
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),
         event_dates=chunk_dates(record),
+        copies=copies or [],
     )
+
+
+# Two chunks of copies of one story hold the same passage when they share this share of
+# their word shingles (chunk edges of two copies need not fall at the same words).
+SAME_PASSAGE = 0.5
+
+
+def once(
+    scored: list[tuple[ChunkRecord, float]], lexical: LexicalIndex
+) -> list[tuple[ChunkRecord, float]]:
+    """The chunks in order, each passage once: a chunk of a copy of a story whose same passage
+    ranks higher (from another copy) is left out."""
+    kept: list[tuple[ChunkRecord, float]] = []
+    shingled: list[set[str]] = []
+    for record, score in scored:
+        doc = str(record.metadata.get("doc_id", ""))
+        mine = shingles(record.text)
+        if any(
+            lexical.same_story(doc, str(other.metadata.get("doc_id", "")))
+            and len(mine & theirs) >= SAME_PASSAGE * min(len(mine), len(theirs))
+            for (other, _), theirs in zip(kept, shingled, strict=True)
+        ):
+            continue
+        kept.append((record, score))
+        shingled.append(mine)
+    return kept
 
 
 def chunk_dates(record: ChunkRecord) -> list[str]:
@@ -247,11 +275,14 @@ class HybridRetriever:
         vector = self.embedder.embed(_query_texts(question, analysis.focus))[0]
         n = min(max(self.candidates, 4 * k), len(lexical))
         candidates = self._candidates(analysis, vector, n, max(self.rerank_pool, k), dates, lexical)
-        scored = self.rerank(analysis, vector, candidates, lexical)
+        scored = once(self.rerank(analysis, vector, candidates, lexical), lexical)
         chosen = scored[:k]
         if len(analysis.focus.parts) > 1:
-            chosen = self._with_parts(analysis, chosen, k, n, dates, lexical)
-        passages = [to_passage(record, score) for record, score in chosen]
+            chosen = once(self._with_parts(analysis, chosen, k, n, dates, lexical), lexical)
+        passages = [
+            to_passage(record, score, lexical.copies(str(record.metadata.get("doc_id", ""))))
+            for record, score in chosen
+        ]
         return Retrieval(passages, analysis, vector, lexical)
 
     def _candidates(

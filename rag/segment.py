@@ -105,6 +105,9 @@ class DocEntry:
     rows: int  # its chunks
     names: tuple[str, ...]  # capitalised words inside its sentences
     variants: tuple[tuple[str, str], ...]  # (headline spelling, text spelling), normalised
+    copy_of: str = ""  # the article this one repeats (`rag.ingest.duplicates`), if any
+    signature: str = ""  # its MinHash signature (`duplicates.to_text`)
+    key: str = ""  # its exact-duplicate key
 
 
 class Segment:
@@ -234,14 +237,17 @@ class Segment:
 
 def _doc_row(d: DocEntry) -> tuple[Any, ...]:
     pairs = [list(p) for p in d.variants]
-    return (d.doc_id, d.title, d.outlet, d.published, d.url, d.source, d.rows, d.names, pairs)
+    return (
+        d.doc_id, d.title, d.outlet, d.published, d.url, d.source, d.rows, d.names, pairs,
+        d.copy_of, d.signature, d.key,
+    )  # fmt: skip
 
 
 def _doc_entry(row: list[Any]) -> DocEntry:
-    doc_id, title, outlet, published, url, source, rows, names, pairs = row
+    doc_id, title, outlet, published, url, source, rows, names, pairs, copy_of, sig, key = row
     return DocEntry(
         doc_id, title, outlet, published, url, source, int(rows), tuple(names),
-        tuple((str(a), str(b)) for a, b in pairs),
+        tuple((str(a), str(b)) for a, b in pairs), str(copy_of), str(sig), str(key),
     )  # fmt: skip
 
 
@@ -300,6 +306,9 @@ def build(
         names = set().union(*(names_in(text) for text in texts))
         meta = records[rows[0]].metadata
         title = str(meta.get("title") or "")
+        signed = next(
+            (records[i].metadata for i in rows if records[i].metadata.get("signature")), {}
+        )
         docs.append(
             DocEntry(
                 doc_id=str(meta.get("doc_id", "")),
@@ -311,6 +320,9 @@ def build(
                 rows=len(rows),
                 names=tuple(sorted(names)),
                 variants=tuple(variant_pairs(title, names)),
+                copy_of=str(meta.get("copy_of") or ""),
+                signature=str(signed.get("signature") or ""),
+                key=str(signed.get("dup_key") or ""),
             )
         )
     word_ptr, word_docs, _ = _csc(word_cols, word_rows, len(word_of))

@@ -22,6 +22,11 @@ class Passage(BaseModel):
         description="ISO dates the passage talks about, relative ones resolved against the "
         "publication date: '2016-07' for 'last month' in an article of August 2016.",
     )
+    copies: list[str] = Field(
+        default_factory=list,
+        description="Ids of other articles that carry the same story (wire copy republished, "
+        "the story filed twice); the passage is shown once for all of them.",
+    )
 
 
 class Citation(BaseModel):
@@ -38,6 +43,11 @@ class Citation(BaseModel):
     end: int
     event_dates: list[str] = Field(
         default_factory=list, description="ISO dates the quoted sentence talks about."
+    )
+    copies: list[str] = Field(
+        default_factory=list,
+        description="Ids of other articles that carry the same story (wire copy republished, "
+        "the story filed twice); the passage is shown once for all of them.",
     )
 
 

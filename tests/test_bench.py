@@ -91,6 +91,7 @@ def test_whole_benchmark_at_a_tiny_size(tmp_path: Path) -> None:
     run = _bench(
         *("--sizes", "6", "--queries", "4", "--cold-runs", "1", "--raw-sample", "16"),
         *("--out", str(out), "--plot", str(plot), "--work", str(tmp_path / "work")),
+        "--no-reuters",
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr[-2000:]
@@ -109,3 +110,30 @@ def test_whole_benchmark_at_a_tiny_size(tmp_path: Path) -> None:
     assert all(math.isfinite(r) and r > 0 for r in size.ratios.values())
     assert "| warm query p95, ms |" in (out / "latest.md").read_text("utf-8")
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_real_corpus_run_reads_reuters_sgml_and_asks_its_gold_questions(
+    tmp_path: Path,
+) -> None:
+    """The Reuters run's plumbing, on a tiny SGML file whose story ids are those of three
+    hand-written Reuters questions (the stories' text here is made up)."""
+    from bench.run import run_reuters
+
+    gold = [json.loads(line) for line in (ROOT / "eval" / "reuters_train.jsonl").open()]
+    sources = list(dict.fromkeys(item["sources"][0] for item in gold if item["sources"]))[:3]
+    stories = "".join(
+        f'<REUTERS NEWID="{source.split("-")[1]}"><DATE>26-FEB-1987 15:01:01.79</DATE><TEXT>'
+        f"<TITLE>STORY {i}</TITLE><DATELINE>CLEVELAND, Feb 26 - </DATELINE><BODY>"
+        f"Company {i} said its board approved a plan to sell unit {i} for {i + 2} mln dlrs "
+        f"to an investor group, and the sale should close next month.\n Reuter\n</BODY>"
+        f"</TEXT></REUTERS>\n"
+        for i, source in enumerate(sources)
+    )
+    folder = tmp_path / "reuters"
+    folder.mkdir()
+    (folder / "reut2-000.sgm").write_text(stories, "latin-1")
+    size = run_reuters(folder, 1, 7, 4, tmp_path / "work", cold_runs=1, raw_sample=8)
+    assert size.n == 3 and size.corpus.startswith("Reuters-21578")
+    assert 1 <= size.questions <= 4
+    assert size.ours.chunks >= 3 and size.plain.chunks >= 3
+    assert all(math.isfinite(r) and r > 0 for r in size.ratios.values())

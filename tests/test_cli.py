@@ -43,7 +43,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "chunks",
         "embedded",
         "seconds",
+        "read",
+        "undated",
+        "date_origins",
+        "duplicates",
+        "articles",
     }
+    assert report["date_origins"] == {"metadata.json": 5} and report["undated"] == []
     assert report["added"] == 5 and report["embedded"] == report["chunks"] > 0
     return folder
 

@@ -50,7 +50,7 @@ def test_the_answer_json_follows_the_contract(engine: RagEngine) -> None:
         "timings_ms",
     } <= set(data)
     citation = data["citations"][0]  # type: ignore[index]
-    assert set(citation) - {"event_dates"} == {
+    assert set(citation) - {"event_dates", "copies"} == {
         "n",
         "doc_id",
         "title",

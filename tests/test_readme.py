@@ -112,3 +112,22 @@ def test_the_openai_client_example_runs(api_url: str, capsys: pytest.CaptureFixt
     printed = capsys.readouterr().out
     assert "[1]" in printed and "1 002_65d076ec7d10a953 " in printed
     assert re.search(r"\n \d+ citations\n$", printed)
+
+
+def test_your_own_articles_shows_each_format_and_only_real_options() -> None:
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+    from rag.corpus import SUPPORTED_SUFFIXES
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Your own articles", 1)[1].split("\n## ", 1)[0]
+    commands = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert commands, "the section shows how to ingest each format"
+    shown = commands.group(1)
+    for example in ("articles/", ".jsonl", ".json ", ".csv", ".sgm", ".xml", "https://"):
+        assert example in shown, example
+    assert {".jsonl", ".json", ".csv", ".sgm", ".xml", ".rss", ".atom"} <= SUPPORTED_SUFFIXES
+    options = set(re.findall(r"--[a-z][a-z-]+", section))
+    help_text = CliRunner().invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
+    assert options and all(option in help_text for option in options), options

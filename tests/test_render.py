@@ -115,3 +115,13 @@ def test_event_dates_are_shown_for_people() -> None:
     assert render.pretty_period("2019-06-28/2019-06-29") == "28 June 2019 – 29 June 2019"
     assert render.dates_line([]) == ""
     assert "Dates mentioned: July 2016, 2016" in render.dates_line(["2016-07", "2016", "2016-07"])
+
+
+def test_a_card_names_the_other_copies_of_its_story() -> None:
+    chunk = passage(0, len(ARTICLE))
+    cited = citation(1, "Officials met on Monday.", chunk)
+    cited.copies = ["d1-reprint", "<i>d1-again</i>"]
+    [card] = render.source_cards(answer("a [1]", [cited], [chunk]))
+    assert "Same story also in: d1-reprint, &lt;i&gt;d1-again&lt;/i&gt;" in card.html(turn=0)
+    plain = citation(1, "Officials met on Monday.", chunk)
+    assert "Same story" not in render.source_cards(answer("a [1]", [plain], [chunk]))[0].html(0)

@@ -231,3 +231,34 @@ def test_bad_inputs_leave_what_is_indexed_alone(
     again = engine.ingest([tmp_path / "broken.jsonl"])
     assert (again.added, again.unchanged, again.embedded) == (0, 1, 0)
     assert SEEDS.is_dir()
+
+
+def test_copies_of_a_story_are_found_at_ingest_and_shown_once(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    from tests.test_duplicates import FOUNDRY, MILL, MILL_REPRINT
+
+    corpus = tmp_path / "wire"
+    corpus.mkdir()
+    (corpus / "mill.txt").write_text(f"Corvane to shut Brayford mill\n{MILL}")
+    (corpus / "mill-reprint.txt").write_text(f"Corvane Steel closing mill\n{MILL_REPRINT}")
+    (corpus / "mill-again.txt").write_text(f"Corvane mill to close\n{MILL}")
+    # the same wording a month later is another event, not a copy
+    later = MILL_REPRINT.replace("March 3", "April 7, 1987")
+    (corpus / "mill-april.txt").write_text(f"Corvane again\n{later}")
+    (corpus / "foundry.txt").write_text(f"Kessel cuts foundry jobs\n{FOUNDRY}")
+    engine = RagEngine(settings(tmp_path / "data"), embedder=embedder)
+    report = engine.ingest([corpus])
+    # files are read in name order: the first read is the original
+    assert report.duplicates == [["mill-again", "mill-reprint", "mill"]]
+    answer = engine.ask("How many jobs will Corvane cut at the Brayford mill?")
+    story = {"mill", "mill-again", "mill-reprint"}
+    parts = [(p.chunk_id.rsplit("-", 1)[1]) for p in answer.passages if p.doc_id in story]
+    assert parts and len(parts) == len(set(parts)), answer.passages  # each part of it once
+    first = next(p for p in answer.passages if p.doc_id.startswith("mill") and p.copies)
+    assert sorted([first.doc_id, *first.copies]) == ["mill", "mill-again", "mill-reprint"]
+    assert answer.citations
+    assert all(c.copies for c in answer.citations if c.doc_id in story)
+    again = engine.ingest([corpus])
+    assert (again.unchanged, again.embedded) == (5, 0)
+    assert again.duplicates == [["mill-again", "mill-reprint", "mill"]]

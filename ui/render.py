@@ -170,8 +170,17 @@ class SourceCard:
             f"{html.escape(self.title or self.doc_id)}</div>"
             f'<div class="nr-meta">{byline(self.outlet, self.published, self.doc_id)}</div>'
             f"{dates_line([d for c in self.citations for d in c.event_dates])}"
+            f"{copies_line(self.citations)}"
             f"{body}</div>"
         )
+
+
+def copies_line(citations: list[Citation]) -> str:
+    """The other articles that carry the same story, named once under the card's byline."""
+    copies = list(dict.fromkeys(d for c in citations for d in c.copies))
+    if not copies:
+        return ""
+    return f'<div class="nr-meta">Same story also in: {html.escape(", ".join(copies))}</div>'
 
 
 def _excerpts(citations: list[Citation], passages: list[Passage]) -> list[Excerpt]:

@@ -83,4 +83,5 @@ def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:
         start=passage.start + sentence.start,
         end=passage.start + sentence.end,
         event_dates=iso_dates(sentence.text, passage.published),
+        copies=list(passage.copies),
     )

@@ -20,7 +20,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -271,7 +271,7 @@ class LexicalIndex:
                     doc.doc_id,
                     sig=from_text(doc.signature),
                     key=doc.key or None,
-                    accept=lambda other, of=doc.copy_of: bool(of) and found.original(other) == of,
+                    accept=_in_group(found, doc.copy_of),
                 )
         return found
 
@@ -604,6 +604,11 @@ class LexicalIndex:
         if saved is None or saved.embed_model != embed_model:
             return {}
         return saved.sentence_vectors
+
+
+def _in_group(found: DuplicateIndex, original: str) -> Callable[[str], bool]:
+    """Whether an article is of the group of `original` ("": of none)."""
+    return lambda other: bool(original) and found.original(other) == original
 
 
 def _read_manifest(folder: Path) -> dict[str, Any] | None:

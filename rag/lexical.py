@@ -39,7 +39,7 @@ K1, B = 1.5, 0.75  # bm25s's defaults ("lucene" variant), which this index repla
 _SCORED_ROWS = 1_000_000  # rows of term scores an index remembers (8 bytes each)
 MERGE_RATIO = 2  # a segment is merged into the ones after it once they hold half its chunks
 _MANIFEST = "manifest.json"
-_FORMAT = 3  # 3: articles carry their duplicate signature and group
+_FORMAT = 4  # 3: articles carry their duplicate signature and group; 4: headlines searched
 _ORPHAN_AGE_S = 3600  # a segment no manifest names, this old, is a lost or interrupted write
 _OLD_FILES = ("chunks.json", "sentences.npy", "bm25")  # the format before segments
 

@@ -286,7 +286,7 @@ def build(
     cols, post, frequencies = array("i"), array("i"), array("i")
     lengths = np.zeros(len(records), dtype=np.int32)
     for i, record in enumerate(records):
-        found = _terms(record.text, stems)
+        found = _terms(searched_text(record), stems)
         lengths[i] = len(found) or 1  # bm25s indexes an empty text as one placeholder token
         for term, tf in Counter(found).items():
             cols.append(term_of.setdefault(term, len(term_of)))
@@ -355,6 +355,16 @@ def build(
         Strings.of(json.dumps(r.metadata) for r in records),
         Strings.of(sentences),
     )
+
+
+def searched_text(record: ChunkRecord) -> str:
+    """What BM25 reads of a chunk: its text, and for the article's first chunk its headline,
+    which is metadata (not text) but is searched as if it opened the article."""
+    title = str(record.metadata.get("title") or "")
+    first = int(record.metadata.get("chunk_index") or 0) == 0
+    if not first or not title or record.text.startswith(title):
+        return record.text
+    return f"{title}\n{record.text}"
 
 
 def _terms(text: str, stems: dict[str, str]) -> list[str]:

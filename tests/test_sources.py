@@ -262,3 +262,19 @@ def test_copies_of_a_story_are_found_at_ingest_and_shown_once(
     again = engine.ingest([corpus])
     assert (again.unchanged, again.embedded) == (5, 0)
     assert again.duplicates == [["mill-again", "mill-reprint", "mill"]]
+
+
+def test_a_headline_is_searched_though_it_is_not_text(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    corpus = tmp_path / "news"
+    corpus.mkdir()
+    (corpus / "budget.txt").write_text(f"Zephyrine budget approved\n{STORY}")
+    engine = RagEngine(settings(tmp_path / "data"), embedder=embedder)
+    engine.ingest([corpus])
+    from rag.retrieve import query_terms
+
+    lexical = engine.indexer.lexical()
+    [(chunk_id, _)] = lexical.top(query_terms("Zephyrine", lexical), 5)
+    assert chunk_id.startswith("budget#")
+    assert "Zephyrine" not in lexical.record(chunk_id).text

@@ -24,8 +24,8 @@ from rag.ingest.decode import BinaryData, decode
 from rag.ingest.records import RECORD_SUFFIXES, FieldNames, Problem, Record, count_records
 from rag.ingest.records import read_records as read_dump
 from rag.ingest.reuters import SGML_SUFFIXES, count_stories, read_sgml
-from rag.ingest.web import FEED_SUFFIXES, is_url, read_feed_file, read_url
-from rag.text import words
+from rag.ingest.web import FEED_SUFFIXES, html_to_text, is_url, read_feed_file, read_url
+from rag.text import same_words, words
 from rag.types import SkippedFile
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
@@ -218,10 +218,6 @@ def _looks_like_headline(line: str, rest: str) -> bool:
     return 2 <= n <= 25 and not _HEADLINE_END.search(line) and len(words(rest)) >= 5
 
 
-def _same_words(a: str, b: str) -> bool:
-    return [w.lower() for w in words(a)] == [w.lower() for w in words(b)]
-
-
 def _without_first_paragraph(cleaned: CleanText) -> CleanText:
     cut = cleaned.text.find("\n\n")
     if cut < 0:
@@ -262,7 +258,7 @@ def compose(
     cleaned = clean(source)
     first, _, rest = cleaned.text.partition("\n\n")
     title = values.get("title")
-    if title and _same_words(first, title):
+    if title and same_words(first, title):
         cleaned = _without_first_paragraph(cleaned)
     elif not title and headline_line and _looks_like_headline(first, rest):
         values["title"], origins["title"] = first.strip()[:300], "first line"
@@ -357,9 +353,7 @@ def read_article(
 
 def article_of(record: Record, path: Path, sidecar: dict[str, object] | None = None) -> Article:
     """The article a record (from a dump, a feed or a page) holds."""
-    text = record.text
-    if record.is_html:
-        text, _ = _html_to_text(f"<html><body>{text}</body></html>")
+    text = html_to_text(record.text) if record.is_html else record.text
     values = {"title": record.title, "published": record.published, "outlet": record.outlet,
               "url": record.url}  # fmt: skip
     return compose(

@@ -31,6 +31,11 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+def same_words(a: str, b: str) -> bool:
+    """The same words in the same order, whatever the case, spacing and punctuation."""
+    return [w.lower() for w in words(a)] == [w.lower() for w in words(b)]
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Split text into sentence spans `(start, end)`; line breaks always end a sentence."""
     return list(_sentence_spans(text))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from rag.prompts import ABSTAIN_PHRASE, TIME_ABSTAIN
 from rag.retrieve import Retrieval
-from rag.text import sentence_spans, words
+from rag.text import same_words, sentence_spans
 from rag.timeline import Span, Window, day_label, iso_dates
 from rag.types import Citation, Passage
 
@@ -58,17 +58,12 @@ def passage_sentences(passages: list[Passage], skip_titles: bool = False) -> lis
     for i, passage in enumerate(passages):
         for start, end in sentence_spans(passage.text):
             key = (passage.doc_id, passage.start + start)
-            if skip_titles and _same_words(passage.text[start:end], passage.title):
+            if skip_titles and same_words(passage.text[start:end], passage.title):
                 continue
             if key not in seen:
                 seen.add(key)
                 found.append(Sentence(i, start, end, passage.text[start:end]))
     return found
-
-
-def _same_words(a: str, b: str) -> bool:
-    first, second = words(a), words(b)
-    return len(first) == len(second) and [w.lower() for w in first] == [w.lower() for w in second]
 
 
 def make_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:

@@ -7,7 +7,6 @@ one-line reason. Feeds are parsed from bytes we fetched ourselves; feedparser ne
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import http.client
 import io
@@ -273,14 +272,6 @@ def _paragraphs(text: str) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def _iso_date(value: object) -> str | None:
-    """`YYYY-MM-DD` from a date string that starts with one, else None."""
-    try:
-        return dt.date.fromisoformat(str(value or "")[:10]).isoformat()
-    except ValueError:
-        return None
-
-
 # --- pages ----------------------------------------------------------------------------------
 
 
@@ -300,7 +291,7 @@ def page_record(html: bytes | str, url: str, where: str) -> Record | Problem:
     meta = trafilatura.extract_metadata(source, default_url=url)
     title = meta.title if meta else None
     outlet = meta.sitename if meta else None
-    published = _iso_date(meta.date) if meta else None
+    published = meta.date if meta else None  # read as a date with the record
     canonical = meta.url if meta and meta.url and is_url(meta.url) else None
     found = {"title": title, "outlet": outlet, "published": published, "url": canonical}
     origins = {name: "web page metadata" for name, value in found.items() if value}

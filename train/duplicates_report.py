@@ -26,7 +26,8 @@ from rag.ingest.duplicates import (
     signature,
     similarity,
 )
-from train.reuters import SOURCE, Story, stories
+from rag.ingest.reuters import Story, stories
+from train.reuters import SOURCE
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,7 @@ def articles(source: Path) -> list[Article]:
     for path in sorted(source.glob("reut2-*.sgm")):
         for story in stories(path):
             if isinstance(story, Story):
-                text = f"{story.dateline} {story.body}" if story.dateline else story.body
-                found.append(Article(f"reuters-{story.newid}", story.title, text))
+                found.append(Article(f"reuters-{story.newid}", story.title, story.text))
     return found
 
 

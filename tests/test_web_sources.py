@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from rag import RagEngine
+from rag.embeddings import LocalEmbedder
 from rag.ingest.records import Problem, Record
 from rag.ingest.web import (
     Fetched,
@@ -24,6 +26,7 @@ from rag.ingest.web import (
     read_feed_file,
     read_url,
 )
+from tests.conftest import settings
 
 ARTICLE_PARAGRAPHS = [
     "The city council voted on Tuesday to close the old harbour bridge to heavy traffic after "
@@ -414,3 +417,22 @@ def test_is_feed() -> None:
     assert is_feed(b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="x"/>')
     assert not is_feed(NAV_PAGE.encode(), "text/html")
     assert not is_feed(b"<html><body>see our <feed> page</body></html>")
+
+
+def test_engine_ingests_a_feed_url_and_skips_bad_addresses_keeping_the_index(
+    site: Site, seeded_copy: Path, embedder: LocalEmbedder
+) -> None:
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    before = {d.doc_id for d in engine.documents()}
+    report = engine.ingest(
+        [site.url("/feed.rss"), site.url("/missing"), site.url("/nav"), site.url("/data.bin")]
+    )
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons[site.url("/missing")] == "HTTP 404 Not Found"
+    assert reasons[site.url("/nav")] == "no article text found in the page"
+    assert "not a web page or feed" in reasons[site.url("/data.bin")]
+    after = {d.doc_id for d in engine.documents()}
+    assert before < after and report.added == len(after - before) >= 3
+    assert report.date_origins.get("none", 0) < report.read
+    again = engine.ingest([site.url("/feed.rss")])
+    assert again.embedded == 0 and again.unchanged == report.added

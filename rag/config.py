@@ -99,7 +99,8 @@ class Settings(BaseSettings):
         ".txt,.md,.html,.htm",
         validation_alias="RAG_UPLOAD_SUFFIXES",
         description="File types accepted for upload, comma-separated (a subset of what the "
-        "ingester reads: .txt, .md, .markdown, .html, .htm).",
+        "ingester reads: .txt, .md, .markdown, .html, .htm, .jsonl, .ndjson, .json, .csv, "
+        ".sgm, .sgml, .rss, .atom, .xml).",
     )
 
     @field_validator("chroma_url", "openai_base_url", mode="before")

@@ -59,9 +59,12 @@ def ingest(spec: Spec) -> IngestResult:
     engine.embedder.embed(["warm up"])  # load the model outside the timed ingest
     loaded = time.perf_counter()
 
-    def progress(done: int, total: int) -> None:
-        if total and (done == total or done % 1024 == 0):
-            log(f"    ours: embedded {done}/{total} chunks")
+    shown = [0]
+
+    def progress(done: int, total: int) -> None:  # articles: about `total` in all
+        if total and (done == total or done - shown[0] >= 1000):
+            shown[0] = done
+            log(f"    ours: ingested {done}/{total} articles")
 
     report = engine.ingest([spec.corpus], progress=progress)
     ingested = time.perf_counter()

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -199,18 +199,26 @@ class Copies:
     """Which articles repeat an earlier one (`rag.ingest.duplicates`), over one sync."""
 
     def __init__(self, lexical: LexicalIndex) -> None:
+        self.lexical = lexical
         self.index = lexical.duplicate_index()
-        self.published = {d.doc_id: d.published for d in lexical.documents()}
+        self.written: dict[str, str | None] = {}  # publication dates of this sync's articles
+
+    @cached_property
+    def _indexed(self) -> dict[str, str | None]:
+        return {d.doc_id: d.published for d in self.lexical.documents()}
+
+    def published(self, doc_id: str) -> str | None:
+        return self.written[doc_id] if doc_id in self.written else self._indexed.get(doc_id)
 
     def story(self, article: Article) -> Story:
         """The article's duplicate signature, and the earlier article it copies if any."""
         if article.doc_id in self.index:
             self.index.remove(article.doc_id)  # changed: it may copy another now
-        self.published[article.doc_id] = article.published
+        self.written[article.doc_id] = article.published
         sig, key = duplicates.signature(article.text), duplicates.exact_key(article.text)
 
         def near(other: str) -> bool:
-            a, b = article.published, self.published.get(other)
+            a, b = article.published, self.published(other)
             return (
                 not (a and b)
                 or abs((dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days) <= COPY_DAYS

@@ -20,7 +20,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -264,15 +264,14 @@ class LexicalIndex:
     def duplicate_index(self) -> DuplicateIndex:
         """The live articles' duplicate signatures, originals first, to find new copies."""
         found = DuplicateIndex()
-        docs = sorted(self._docs(), key=lambda d: bool(d.copy_of))
-        for doc in docs:
-            if doc.signature:  # each joins the group it was found in at its ingest
-                found.add(
-                    doc.doc_id,
-                    sig=from_text(doc.signature),
-                    key=doc.key or None,
-                    accept=_in_group(found, doc.copy_of),
-                )
+        docs = sorted((d for d in self._docs() if d.signature), key=lambda d: bool(d.copy_of))
+        if docs:  # each joins the group it was found in at its ingest
+            found.restore(
+                [d.doc_id for d in docs],
+                np.stack([from_text(d.signature) for d in docs]),
+                [d.key or None for d in docs],
+                [d.copy_of for d in docs],
+            )
         return found
 
     def alive_ids(self) -> set[str]:
@@ -604,11 +603,6 @@ class LexicalIndex:
         if saved is None or saved.embed_model != embed_model:
             return {}
         return saved.sentence_vectors
-
-
-def _in_group(found: DuplicateIndex, original: str) -> Callable[[str], bool]:
-    """Whether an article is of the group of `original` ("": of none)."""
-    return lambda other: bool(original) and found.original(other) == original
 
 
 def _read_manifest(folder: Path) -> dict[str, Any] | None:

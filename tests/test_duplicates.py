@@ -157,6 +157,28 @@ def test_remove_takes_an_article_out_of_its_group_and_the_index() -> None:
     assert index.add("paper-4", MILL_REPRINT) == "site-7"
 
 
+def test_restored_articles_keep_their_groups_and_are_matched_like_added_ones() -> None:
+    texts = {"wire-1": MILL, "paper-3": MILL_REPRINT, "wire-9": HARBOUR, "mill-2": FOUNDRY}
+    ids = ["wire-1", "wire-9", "mill-2", "paper-3"]  # originals first, as saved
+    index = DuplicateIndex()
+    index.restore(
+        ids,
+        np.stack([signature(texts[i]) for i in ids]),
+        [exact_key(texts[i]) for i in ids],
+        ["", "", "", "wire-1"],
+    )
+    assert index.groups() == [["wire-1", "paper-3"]]
+    assert index.add("paper-8", HARBOUR_EDIT) == "wire-9"  # near: found by the bands
+    assert index.add("site-2", MILL.upper()) == "wire-1"  # exact: found by the key
+    index.remove("wire-9")
+    assert index.original("paper-8") == "paper-8"
+    # a saved group whose original is gone: its first copy stands in
+    again = DuplicateIndex()
+    again.restore(["paper-3"], signature(MILL_REPRINT)[None, :], [None], ["wire-1"])
+    assert again.original("paper-3") == "paper-3"
+    assert again.add("site-5", MILL_REPRINT) == "paper-3"
+
+
 def test_signatures_are_the_same_in_another_process() -> None:
     script = (
         "import sys; from rag.ingest.duplicates import signature, to_text; "

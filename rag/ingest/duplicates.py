@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -108,8 +109,39 @@ def from_text(s: str) -> np.ndarray:
     return sig
 
 
-def _band_keys(sig: np.ndarray) -> list[tuple[int, bytes]]:
-    return [(band, sig[band * ROWS : (band + 1) * ROWS].tobytes()) for band in range(BANDS)]
+# Each band's ROWS values become one 64-bit number (a random linear form, mod 2**64): buckets
+# are keyed by numbers, for many signatures at once; a rare collision only adds a candidate,
+# which `similarity` then rejects.
+_BAND_WEIGHTS = _seeded("minhash-band-", ROWS, 1).reshape(ROWS) | np.uint64(1)
+
+
+def _band_hashes(sigs: np.ndarray) -> np.ndarray:
+    """(n, BANDS) uint64: the band keys of n signatures."""
+    rows = sigs[:, : BANDS * ROWS].astype(np.uint64).reshape(len(sigs), BANDS, ROWS)
+    return (rows * _BAND_WEIGHTS).sum(axis=2, dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class _Restored:
+    """Articles added in bulk (`DuplicateIndex.restore`): their band keys sorted band by band,
+    so candidates are found by binary search instead of a dict entry per band and article."""
+
+    ids: list[str]
+    order: np.ndarray  # (n, BANDS): row numbers in the order of each band's keys
+    keys: np.ndarray  # (n, BANDS): each band's keys, sorted
+
+    @classmethod
+    def of(cls, ids: list[str], hashes: np.ndarray) -> _Restored:
+        order = np.argsort(hashes, axis=0, kind="stable")
+        return cls(ids, order, np.take_along_axis(hashes, order, axis=0))
+
+    def candidates(self, bands: np.ndarray) -> set[str]:
+        found: set[int] = set()
+        for band, key in enumerate(bands):
+            column = self.keys[:, band]
+            low, high = np.searchsorted(column, key, "left"), np.searchsorted(column, key, "right")
+            found.update(self.order[low:high, band].tolist())
+        return {self.ids[i] for i in found}
 
 
 class DuplicateIndex:
@@ -120,11 +152,12 @@ class DuplicateIndex:
         self._signatures: dict[str, np.ndarray] = {}
         self._keys: dict[str, str | None] = {}
         self._by_key: dict[str, list[str]] = {}  # exact key -> doc_ids, in add order
-        self._buckets: dict[tuple[int, bytes], list[str]] = {}  # (band, its values) -> doc_ids
+        self._buckets: dict[tuple[int, int], list[str]] = {}  # (band, its key) -> doc_ids
         self._added: dict[str, int] = {}  # doc_id -> add order
         self._count = 0
         self._original: dict[str, str] = {}
         self._members: dict[str, list[str]] = {}  # original -> its group, in add order
+        self._restored: list[_Restored] = []
 
     def __len__(self) -> int:
         return len(self._signatures)
@@ -158,28 +191,54 @@ class DuplicateIndex:
         if sig.shape != (PERMUTATIONS,):
             raise ValueError(f"a signature has {PERMUTATIONS} values, this one {sig.shape}")
 
-        match = self._exact_match(key) or self._near_match(sig, accept)
+        hashes = _band_hashes(sig[None, :])[0]
+        match = self._exact_match(key) or self._near_match(hashes, sig, accept)
         original = self._original[match] if match else doc_id
+        self._insert(doc_id, sig, key, original)
+        for band in enumerate(hashes.tolist()):
+            self._buckets.setdefault(band, []).append(doc_id)
+        return original if match else None
 
+    def restore(
+        self, doc_ids: list[str], sigs: np.ndarray, keys: list[str | None], copy_of: list[str]
+    ) -> None:
+        """Add articles whose groups are already known (`copy_of`: the original each was found
+        to copy at its ingest, "" for none), originals first, without matching them again. A
+        group whose original is gone takes its first copy as original."""
+        found: dict[str, str] = {}  # the original an article was found to copy -> its stand-in
+        sigs = sigs.astype(np.uint32)
+        for doc_id, sig, key, of in zip(doc_ids, sigs, keys, copy_of, strict=True):
+            if doc_id in self._signatures:
+                raise ValueError(f"{doc_id!r} is already in the duplicate index")
+            if of and of in self._signatures:
+                original = self._original[of]
+            else:
+                original = found.setdefault(of, doc_id) if of else doc_id
+            self._insert(doc_id, sig, key, original)
+        self._restored.append(_Restored.of(list(doc_ids), _band_hashes(sigs)))
+
+    def _insert(self, doc_id: str, sig: np.ndarray, key: str | None, original: str) -> None:
         self._signatures[doc_id] = sig
         self._keys[doc_id] = key
         if key is not None:
             self._by_key.setdefault(key, []).append(doc_id)
-        for band in _band_keys(sig):
-            self._buckets.setdefault(band, []).append(doc_id)
         self._added[doc_id] = self._count
         self._count += 1
         self._original[doc_id] = original
         self._members.setdefault(original, []).append(doc_id)
-        return original if match else None
 
     def _exact_match(self, key: str | None) -> str | None:
         earlier = self._by_key.get(key) if key is not None else None
         return earlier[0] if earlier else None
 
-    def _near_match(self, sig: np.ndarray, accept: Callable[[str], bool]) -> str | None:
+    def _near_match(
+        self, hashes: np.ndarray, sig: np.ndarray, accept: Callable[[str], bool]
+    ) -> str | None:
         """The most similar candidate at THRESHOLD or above; the earliest added on a tie."""
-        candidates = {doc_id for band in _band_keys(sig) for doc_id in self._buckets.get(band, ())}
+        bands = enumerate(hashes.tolist())
+        candidates = {doc_id for band in bands for doc_id in self._buckets.get(band, ())}
+        for restored in self._restored:
+            candidates |= restored.candidates(hashes) & self._signatures.keys()
         best, best_score = None, 0.0
         for doc_id in sorted(candidates, key=self._added.__getitem__):
             score = similarity(sig, self._signatures[doc_id])
@@ -194,8 +253,9 @@ class DuplicateIndex:
         key = self._keys.pop(doc_id)
         if key is not None:
             _discard(self._by_key, key, doc_id)
-        for band in _band_keys(sig):
-            _discard(self._buckets, band, doc_id)
+        for band in enumerate(_band_hashes(sig[None, :])[0].tolist()):
+            if doc_id in self._buckets.get(band, ()):  # restored articles have no buckets
+                _discard(self._buckets, band, doc_id)
         del self._added[doc_id]
         original = self._original.pop(doc_id)
         members = self._members.pop(original)

@@ -14,6 +14,7 @@ import rag.segment
 from rag import RagEngine
 from rag.embeddings import LocalEmbedder
 from rag.lexical import LexicalIndex
+from rag.segment import searched_text
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import terms
 from tests.conftest import SEEDS, settings
@@ -87,7 +88,7 @@ def test_bm25_matches_bm25s() -> None:
     records = [r for i in range(12) for r in article(f"d{i}", 2, i)]
     index = LexicalIndex.build(records, "v")
     reference = bm25s.BM25()
-    reference.index([terms(r.text) or ["_"] for r in records], show_progress=False)
+    reference.index([terms(searched_text(r)) or ["_"] for r in records], show_progress=False)
     for query in QUERIES * 2:  # the second time from the term scores the index remembers
         expected = reference.get_scores(query)
         ours = index.bm25_scores(query)
@@ -127,7 +128,7 @@ def test_a_write_touches_only_what_it_adds(tmp_path: Path, monkeypatch: pytest.M
     new = article("new", 2, 99)
     vectors = {s: np.ones(4, np.float32) / 2 for s in {new[0].text, new[1].text}}
     loaded.apply(new, [], vectors, "v1").save(folder)
-    assert tokenised == [r.text for r in new]  # only the new chunks were tokenised
+    assert tokenised == [searched_text(r) for r in new]  # only the new chunks were tokenised
     after = {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*.*")}
     assert {k: v for k, v in after.items() if k in before and k != "manifest.json"} == {
         k: v for k, v in before.items() if k != "manifest.json"

@@ -60,6 +60,10 @@ class ItemResult(BaseModel):
     expected: list[list[str]] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     cited_docs: list[str] = Field(default_factory=list)
+    cited_sources: list[bool] = Field(
+        default_factory=list,
+        description="For each cited article: whether it or a copy of its story is a source.",
+    )
     retrieved_docs: list[str] = Field(default_factory=list)
     hit: bool = False
     reciprocal_rank: float = 0.0
@@ -142,7 +146,11 @@ def score_item(
         result.correct = answer.abstained
         return result
     gold = set(item.sources)
-    ranks = [i for i, doc in enumerate(result.retrieved_docs, start=1) if doc in gold]
+    # an article counts as a source when it or a copy of its story is one (the index shows
+    # a story once, from whichever copy ranks first)
+    result.cited_sources = [bool(gold & {c.doc_id, *c.copies}) for c in answer.citations]
+    found = [bool(gold & {p.doc_id, *p.copies}) for p in answer.passages]
+    ranks = [i for i, ok in enumerate(found, start=1) if ok]
     result.hit = bool(ranks)
     result.reciprocal_rank = 1.0 / ranks[0] if ranks else 0.0
     context = "\n".join(p.text for p in answer.passages)
@@ -191,14 +199,14 @@ def aggregate(results: Sequence[ItemResult], judged: bool | None = None) -> dict
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     answered = [r for r in results if not r.abstained and r.error is None]
-    cited = [(doc, r) for r in answerable for doc in r.cited_docs]
+    cited = [ok for r in answerable for ok in r.cited_sources]
     metrics = {
         "hit_rate": _mean([float(r.hit) for r in answerable]),
         "mrr": _mean([r.reciprocal_rank for r in answerable]),
         "context_fact_recall": _mean([r.context_facts for r in answerable]),
         "answer_accuracy": _mean([float(r.correct) for r in results]),
         "key_fact_recall": _mean([r.answer_facts for r in answerable]),
-        "citation_precision": _mean([float(doc in r.sources) for doc, r in cited]),
+        "citation_precision": _mean([float(ok) for ok in cited]),
         "cited_answer_rate": _mean([float(bool(r.cited_docs)) for r in answered]),
         "abstention_recall": _mean([float(r.abstained) for r in unanswerable]),
         "false_abstention_rate": _mean([float(r.abstained) for r in answerable]),

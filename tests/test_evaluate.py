@@ -89,6 +89,15 @@ def test_answer_metrics_need_every_key_fact_and_count_citation_precision() -> No
     assert metrics["cited_answer_rate"] == 1.0
 
 
+def test_a_copy_of_a_source_story_counts_as_the_source() -> None:
+    shown = answer("x [1]", ["a", "copy"], ["copy"])
+    shown.passages[1].copies = ["g"]  # the index showed the story once, from its copy
+    shown.citations[0].copies = ["g"]
+    result = score_item(item(facts=[["x"]], sources=["g"]), shown, 1.0)
+    assert result.hit and result.reciprocal_rank == 0.5
+    assert aggregate([result])["citation_precision"] == 1.0
+
+
 def test_a_false_abstention_counts_and_words_exclude_markers() -> None:
     abstained = score_item(item(facts=[["x"]], sources=["g"]), answer("", ["g"], [], True), 1.0)
     answered = score_item(

@@ -122,6 +122,10 @@ def ingest(
     id_field: Annotated[
         str | None, typer.Option("--id-field", help="The records' id field.")
     ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Fail at once if another ingest is writing the index."),
+    ] = False,
 ) -> None:
     """Sync the index with articles: add new, re-embed changed, drop removed."""
     from rag.ingest.records import FieldNames
@@ -136,7 +140,14 @@ def ingest(
     )
     engine = make_engine()
     with _progress("Ingesting", unit="articles") as update:
-        report = engine.ingest(paths, rebuild=rebuild, progress=update, fields=fields)
+        report = engine.ingest(
+            paths,
+            rebuild=rebuild,
+            progress=update,
+            fields=fields,
+            wait=not no_wait,
+            notify=lambda message: err.print(escape(message)),
+        )
     if as_json:
         print_json(report.model_dump())
         return

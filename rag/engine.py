@@ -23,6 +23,7 @@ from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
 from rag.store import ChunkStore, change_marker, connect
 from rag.types import Answer, DocumentInfo, IndexStatus, IngestReport, Passage
+from rag.writelock import writing
 
 DateLike = dt.date | str | None
 EMPTY_INDEX = "the index is empty: run `rag ingest` first"
@@ -152,12 +153,17 @@ class RagEngine:
         rebuild: bool = False,
         progress: Progress | None = None,
         fields: FieldNames | None = None,
+        wait: bool = True,
+        notify: Callable[[str], None] | None = None,
     ) -> IngestReport:
         """Sync the index with files, folders, record dumps, feeds and web addresses
-        (default: the corpus folder); `fields` names the fields of records."""
+        (default: the corpus folder); `fields` names the fields of records. One writer at a
+        time: while another process writes, wait (`notify` is told once) or, with
+        `wait=False`, fail at once."""
         targets = list(paths) if paths else [self.settings.corpus_dir]
         corpus = scan(targets, fields)
-        return self.indexer.sync(corpus, rebuild=rebuild, progress=progress)
+        with writing(self.settings.data_dir, wait, notify):
+            return self.indexer.sync(corpus, rebuild=rebuild, progress=progress)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed articles."""
@@ -185,7 +191,8 @@ class RagEngine:
 
     def delete(self, doc_id: str) -> bool:
         """Remove one article from the index; False if it was not there."""
-        return self.indexer.delete_documents({doc_id}) > 0
+        with writing(self.settings.data_dir):
+            return self.indexer.delete_documents({doc_id}) > 0
 
     # -- answering -------------------------------------------------------------------------
     def _question(self, question: str) -> str:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 
 from rag.errors import ConfigError, RagError
 
@@ -28,6 +28,15 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+# C0 and C1 control characters but newline and tab: what starts terminal escape sequences
+# (colours, cursor moves, OSC-8 links) that article text must not send to a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """Text from articles, files and users, safe to print: control characters removed and
+    rich markup escaped."""
+    return escape_markup(_CONTROL.sub("", text))
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -84,7 +93,7 @@ def show_answer(answer: Any) -> None:
         out.print(f"[{c.n}] {escape(c.title)}" + (f" — {escape(source)}" if source else ""))
         quote = c.quote if c.quote[:1] in "“\"'‘" else f"“{c.quote}”"
         dates = f"; dates: {', '.join(c.event_dates)}" if c.event_dates else ""
-        out.print(f"    [dim]{escape(quote)} ({c.doc_id}{dates})[/dim]")
+        out.print(f"    [dim]{escape(quote)} ({escape(c.doc_id)}{dates})[/dim]")
         if c.copies:
             out.print(f"    [dim]same story also in: {escape(', '.join(c.copies))}[/dim]")
 

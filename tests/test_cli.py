@@ -151,3 +151,21 @@ def test_eval_baseline_prints_both_columns_and_skips_judging_without_a_key(
     markdown = (tmp_path / "out.md").read_text()
     assert markdown.startswith("| metric | news-rag | baseline |")
     assert "| answer_accuracy |" in markdown
+
+
+def test_escape_codes_in_an_article_never_reach_the_terminal(tmp_path: Path) -> None:
+    corpus = tmp_path / "news"
+    corpus.mkdir()
+    link = "\x1b]8;;https://evil.example\x1b\\click here\x1b]8;;\x1b\\"
+    (corpus / "harbour.txt").write_text(
+        "\x1b[2J\x1b[31mHarbour \x9b31mboard\x1b[0m approves dredging\n"
+        f"PORT ELLIS, June 11, 2021 - The harbour board approved a 140 mln dlr plan to dredge "
+        f"the main channel {link}, officials said on Tuesday.\x07 Work starts in August.\n"
+    )
+    data = tmp_path / "data"
+    assert run("ingest", str(corpus), data=data).returncode == 0
+    shown = run("ask", "What did the harbour board approve?", data=data)
+    assert shown.returncode == 0, shown.stderr
+    assert "140 mln dlr plan" in shown.stdout and "Harbour" in shown.stdout
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in shown.stdout + shown.stderr

@@ -131,6 +131,10 @@ def ingest(
     id_field: Annotated[
         str | None, typer.Option("--id-field", help="The records' id field.")
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace articles whose id another file holds."),
+    ] = False,
     no_wait: Annotated[
         bool,
         typer.Option("--no-wait", help="Fail at once if another ingest is writing the index."),
@@ -155,6 +159,7 @@ def ingest(
             progress=update,
             fields=fields,
             wait=not no_wait,
+            replace=replace,
             notify=lambda message: err.print(escape(message)),
         )
     if as_json:

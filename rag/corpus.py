@@ -90,6 +90,7 @@ class Article:
     # field -> where its value came from ("dateline", "metadata.json", "record field 'date'")
     origins: dict[str, str] = field(default_factory=dict, compare=False)
     where: str = ""  # the file, record or URL, for messages
+    source: str = ""  # the file (absolute) or web address it was read from
 
 
 class SkipFile(Exception):
@@ -245,11 +246,13 @@ def compose(
     where: str,
     digest: bytes,
     headline_line: bool,
+    read_from: str = "",
     year: Callable[[], tuple[int | None, str | None]] = lambda: (None, None),
 ) -> Article:
     """An article from source text and its metadata: boilerplate cleaned, the headline taken
     out of the text, a date read from the dateline when nothing else gives one. `sidecar`
-    (metadata.json) wins over what the source says."""
+    (metadata.json) wins over what the source says. `read_from`: the web address it came
+    from, when not the file `path`."""
     values = {k: v for k, v in found.values.items() if v}
     origins = {k: v for k, v in found.origins.items() if k in values or k not in FIELDS}
     for key, value in (sidecar or {}).items():
@@ -298,6 +301,7 @@ def compose(
         url=url,
         origins=origins,
         where=where,
+        source=read_from or str(path.resolve()),
     )
 
 
@@ -351,8 +355,11 @@ def read_article(
     )
 
 
-def article_of(record: Record, path: Path, sidecar: dict[str, object] | None = None) -> Article:
-    """The article a record (from a dump, a feed or a page) holds."""
+def article_of(
+    record: Record, path: Path, sidecar: dict[str, object] | None = None, source: str = ""
+) -> Article:
+    """The article a record (from a dump, a feed or a page) holds; `source`: the web address
+    it came from, if not the file `path`."""
     text = html_to_text(record.text) if record.is_html else record.text
     values = {"title": record.title, "published": record.published, "outlet": record.outlet,
               "url": record.url}  # fmt: skip
@@ -365,6 +372,7 @@ def article_of(record: Record, path: Path, sidecar: dict[str, object] | None = N
         where=record.where,
         digest=record.text.encode("utf-8"),
         headline_line=False,
+        read_from=source,
     )
 
 
@@ -411,7 +419,9 @@ class CorpusScan:
         metadata: dict[Path, dict[str, dict[str, object]]] = {}
         for item in self.inputs:
             if isinstance(item, str):
-                yield from self._records(read_url(item, self.url_timeout), Path(item), None)
+                yield from self._records(
+                    read_url(item, self.url_timeout), Path(item), None, source=item
+                )
                 continue
             yield from self._file(item, metadata)
 
@@ -470,7 +480,11 @@ class CorpusScan:
             self._skip(file, f"unreadable ({exc.strerror or exc})")
 
     def _records(
-        self, records: Iterable[Record | Problem], path: Path, sidecar: dict | None
+        self,
+        records: Iterable[Record | Problem],
+        path: Path,
+        sidecar: dict | None,
+        source: str = "",
     ) -> Iterator[Article]:
         for record in records:
             if isinstance(record, Problem):
@@ -481,7 +495,7 @@ class CorpusScan:
                 continue
             meta = (sidecar or {}).get(record.doc_id)
             try:
-                article = article_of(record, path, meta if isinstance(meta, dict) else None)
+                article = article_of(record, path, meta if isinstance(meta, dict) else None, source)
             except SkipFile as reason:
                 self._skip(record.where, str(reason))
                 continue

@@ -155,15 +155,17 @@ class RagEngine:
         fields: FieldNames | None = None,
         wait: bool = True,
         notify: Callable[[str], None] | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         """Sync the index with files, folders, record dumps, feeds and web addresses
         (default: the corpus folder); `fields` names the fields of records. One writer at a
         time: while another process writes, wait (`notify` is told once) or, with
-        `wait=False`, fail at once."""
+        `wait=False`, fail at once. An article whose id is taken by another file or address
+        is skipped, naming both, unless `replace`."""
         targets = list(paths) if paths else [self.settings.corpus_dir]
         corpus = scan(targets, fields)
         with writing(self.settings.data_dir, wait, notify):
-            return self.indexer.sync(corpus, rebuild=rebuild, progress=progress)
+            return self.indexer.sync(corpus, rebuild=rebuild, progress=progress, replace=replace)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed articles."""

@@ -30,7 +30,7 @@ from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
 from rag.timeline import Span, dates_in, remember, remembered, time_offsets
-from rag.types import ArticleOrigins, DocumentInfo, IngestReport
+from rag.types import ArticleOrigins, DocumentInfo, IngestReport, SkippedFile
 
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
@@ -180,7 +180,7 @@ def article_chunks(
                 "date_spans": " ".join(span.saved for span in dated),
                 "sentence_reads": sentence_reads(chunk.text, article.published),
                 "dates_version": dates_version(),
-                "source": str(article.path.resolve()),
+                "source": article.source,
                 "copy_of": story.copy_of,
                 **({"signature": story.signature, "dup_key": story.key} if i == 0 else {}),
             },
@@ -358,10 +358,15 @@ class Indexer:
         self._lexical = updated
 
     def sync(
-        self, scan: CorpusScan, rebuild: bool = False, progress: Progress | None = None
+        self,
+        scan: CorpusScan,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        replace: bool = False,
     ) -> IngestReport:
         """Bring the index in step with what `scan` reads, a batch of articles at a time (a
-        large dump is never held whole); `progress(articles done, about how many)`."""
+        large dump is never held whole); `progress(articles done, about how many)`. An
+        article whose id another file or address holds is skipped, unless `replace`."""
         started = time.perf_counter()
         with self._lock:
             if rebuild:
@@ -383,13 +388,16 @@ class Indexer:
                 report.note(article.doc_id, article.published, article.origins.get("published"))
                 batch.append(article)
                 if len(batch) >= ARTICLE_BATCH:
-                    lexical, known = self._sync_batch(lexical, known, batch, report, copies,
-                                                      progress, done, expected)  # fmt: skip
+                    lexical, known = self._sync_batch(
+                        lexical, known, batch, report, copies, progress, done, expected,
+                        replace=replace,
+                    )  # fmt: skip
                     done += len(batch)
                     batch = []
             lexical, known = self._sync_batch(
-                lexical, known, batch, report, copies, progress, done, expected, rebuild=rebuild
-            )
+                lexical, known, batch, report, copies, progress, done, expected,
+                rebuild=rebuild, replace=replace,
+            )  # fmt: skip
             if scan.folders:
                 gone = [
                     doc_id
@@ -402,7 +410,7 @@ class Indexer:
                 if stale:
                     self._commit(lexical, [], stale, lambda: {})
             report.duplicates = copies.groups(scan.seen)
-            report.skipped = list(scan.skipped)
+            report.skipped = list(scan.skipped) + report.skipped
             report.chunks = self.store.count()
             report.seconds = round(time.perf_counter() - started, 3)
             return report
@@ -418,6 +426,7 @@ class Indexer:
         done: int,
         expected: int,
         rebuild: bool = False,
+        replace: bool = False,
     ) -> tuple[LexicalIndex, SentenceVectors]:
         """Write the new and changed articles of `batch`, replacing their old chunks."""
         existing = lexical.doc_records(a.doc_id for a in batch)
@@ -425,6 +434,16 @@ class Indexer:
         stale_ids: list[str] = []
         for article in batch:
             old_records = existing.get(article.doc_id, [])
+            held = str(old_records[0].metadata.get("source") or "") if old_records else ""
+            if held and held != article.source and not replace:
+                report.skipped.append(
+                    SkippedFile(
+                        path=article.where,
+                        reason=f"its id {article.doc_id} is taken by {held}; "
+                        "rag ingest --replace replaces that article",
+                    )
+                )
+                continue
             current = [r for r in old_records if r.metadata.get("doc_sha") == article.sha256]
             stale_ids.extend(
                 r.chunk_id for r in old_records if r.metadata.get("doc_sha") != article.sha256

@@ -169,3 +169,26 @@ def test_escape_codes_in_an_article_never_reach_the_terminal(tmp_path: Path) -> 
     assert "140 mln dlr plan" in shown.stdout and "Harbour" in shown.stdout
     for control in ("\x1b", "\x07", "\x9b"):
         assert control not in shown.stdout + shown.stderr
+
+
+def test_an_id_taken_by_another_folder_is_refused_unless_replaced(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, words in ((first, "approved"), (second, "rejected")):
+        folder.mkdir()
+        (folder / "harbour.txt").write_text(
+            f"Harbour plan\nThe harbour board {words} the dredging plan on Tuesday, officials said."
+        )
+    data = tmp_path / "data"
+    assert run("ingest", str(first), data=data).returncode == 0
+    refused = run("ingest", str(second), "--json", data=data)
+    assert refused.returncode == 0
+    report = json.loads(refused.stdout)
+    assert report["added"] == report["updated"] == 0
+    [skipped] = report["skipped"]
+    assert skipped["path"] == str(second / "harbour.txt")
+    assert str((first / "harbour.txt").resolve()) in skipped["reason"]
+    assert "--replace" in skipped["reason"]
+    kept = json.loads(run("ask", "What did the harbour board do?", "--json", data=data).stdout)
+    assert "approved" in kept["answer"]
+    replaced = json.loads(run("ingest", str(second), "--replace", "--json", data=data).stdout)
+    assert replaced["updated"] == 1 and replaced["skipped"] == []

@@ -314,7 +314,7 @@ def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
                 )
             staged = uploads.stage(incoming)
             try:
-                report = engine.ingest(staged.paths)
+                report = engine.ingest(staged.paths, replace=replace)
             except BaseException:
                 staged.undo()
                 raise

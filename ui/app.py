@@ -221,7 +221,7 @@ def ingest_uploads(engine: RagEngine) -> None:
 
                 def progress(done: int, total: int) -> None:
                     bar.progress(
-                        done / total if total else 1.0, text=f"Embedded {done}/{total} chunks"
+                        done / total if total else 1.0, text=f"Ingested {done}/{total} articles"
                     )
 
                 report, error = guarded(lambda: engine.ingest(staged.paths, progress=progress))

@@ -86,7 +86,8 @@ class Settings(BaseSettings):
         10 * 1_048_576,
         ge=1,
         validation_alias="RAG_MAX_UPLOAD_BYTES",
-        description="Largest uploaded article (HTTP API and chat window).",
+        description="Largest article: an uploaded file (HTTP API and chat window), or an "
+        "article file or record that `rag ingest` reads (record dumps themselves may be larger).",
     )
     max_upload_files: int = Field(
         20,

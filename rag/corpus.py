@@ -398,6 +398,7 @@ class CorpusScan:
     seen: set[str] = field(default_factory=set)
     years: dict[Path, int | None] = field(default_factory=dict)
     url_timeout: float = 15.0
+    max_article_bytes: int = 10 * 1_048_576  # RAG_MAX_UPLOAD_BYTES
 
     def expected(self) -> int:
         """About how many articles the inputs hold (for progress bars)."""
@@ -443,6 +444,12 @@ class CorpusScan:
             self.years[folder] = datelines.collection_year(texts)
         return self.years[folder]
 
+    def _too_large(self, size: int) -> str:
+        return (
+            f"{size:,} bytes; the limit for one article is {self.max_article_bytes:,} "
+            "(RAG_MAX_UPLOAD_BYTES)"
+        )
+
     def _skip(self, where: str | Path, reason: str) -> None:
         self.skipped.append(SkippedFile(path=str(where), reason=reason))
 
@@ -466,6 +473,9 @@ class CorpusScan:
             elif suffix in FEED_SUFFIXES:
                 yield from self._records(read_feed_file(file), file, sidecar)
             else:
+                size = file.stat().st_size
+                if size > self.max_article_bytes:
+                    raise SkipFile(self._too_large(size))
                 meta = sidecar.get(file.stem)
                 article = read_article(
                     file,
@@ -494,6 +504,9 @@ class CorpusScan:
                 self._skip(record.where, f"duplicate document id {record.doc_id}")
                 continue
             meta = (sidecar or {}).get(record.doc_id)
+            if len(record.text) > self.max_article_bytes:  # characters: at least as many bytes
+                self._skip(record.where, self._too_large(len(record.text)))
+                continue
             try:
                 article = article_of(record, path, meta if isinstance(meta, dict) else None, source)
             except SkipFile as reason:
@@ -521,9 +534,16 @@ def _files(folder: Path) -> list[Path]:
     )
 
 
-def scan(paths: Iterable[Path | str], fields: FieldNames | None = None) -> CorpusScan:
-    """What the given files, folders (recursively) and web addresses hold; read on iteration."""
+def scan(
+    paths: Iterable[Path | str],
+    fields: FieldNames | None = None,
+    max_article_bytes: int | None = None,
+) -> CorpusScan:
+    """What the given files, folders (recursively) and web addresses hold; read on iteration.
+    An article file or record over `max_article_bytes` is skipped."""
     result = CorpusScan(fields=fields or FieldNames())
+    if max_article_bytes is not None:
+        result.max_article_bytes = max_article_bytes
     for raw in paths:
         if isinstance(raw, str) and is_url(raw):
             result.inputs.append(raw)

@@ -163,7 +163,7 @@ class RagEngine:
         `wait=False`, fail at once. An article whose id is taken by another file or address
         is skipped, naming both, unless `replace`."""
         targets = list(paths) if paths else [self.settings.corpus_dir]
-        corpus = scan(targets, fields)
+        corpus = scan(targets, fields, self.settings.max_upload_bytes)
         with writing(self.settings.data_dir, wait, notify):
             return self.indexer.sync(corpus, rebuild=rebuild, progress=progress, replace=replace)
 

@@ -278,3 +278,23 @@ def test_a_headline_is_searched_though_it_is_not_text(
     [(chunk_id, _)] = lexical.top(query_terms("Zephyrine", lexical), 5)
     assert chunk_id.startswith("budget#")
     assert "Zephyrine" not in lexical.record(chunk_id).text
+
+
+def test_an_article_over_the_size_limit_is_skipped_by_name(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    corpus = tmp_path / "news"
+    corpus.mkdir()
+    (corpus / "small.txt").write_text(f"Budget passes\n{STORY}")
+    (corpus / "huge.txt").write_text("Endless report\n" + STORY * 40)
+    (corpus / "dump.jsonl").write_text(
+        json.dumps({"id": "fine", "text": STORY})
+        + "\n"
+        + json.dumps({"id": "big", "text": STORY * 40})
+    )
+    engine = RagEngine(settings(tmp_path / "data", RAG_MAX_UPLOAD_BYTES=2000), embedder=embedder)
+    report = engine.ingest([corpus])
+    assert sorted(d.doc_id for d in engine.documents()) == ["fine", "small"]
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    limit = "the limit for one article is 2,000 (RAG_MAX_UPLOAD_BYTES)"
+    assert reasons["huge.txt"].endswith(limit) and reasons["dump.jsonl line 2"].endswith(limit)

@@ -268,6 +268,15 @@ def chat(
         history.append({"role": "assistant", "content": answer.text})
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @app.command()
 @one_line_errors
 def serve(
@@ -281,6 +290,12 @@ def serve(
     sock = bind(host, port)  # before the model loads: a taken port fails at once
     try:
         engine = make_engine()
+        if not _loopback(host) and engine.settings.api_key is None:
+            err.print(
+                f"[yellow]warning:[/yellow] serving on {escape(host)} without RAG_API_KEY: "
+                "anyone who can reach it can ask questions and list the articles (writes stay "
+                "off); set RAG_API_KEY or serve on 127.0.0.1"
+            )
         status = engine.status()
         if status.ready:
             engine.retrieve("warm-up", k=1)  # load the model and the BM25 copy now

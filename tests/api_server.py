@@ -62,11 +62,11 @@ def process_env(data: Path, **values: str) -> dict[str, str]:
 class ServeProcess:
     """`rag serve --port 0` as a child process; `url` is read from the line it prints."""
 
-    def __init__(self, data: Path, log: Path, **values: str) -> None:
+    def __init__(self, data: Path, log: Path, host: str = "127.0.0.1", **values: str) -> None:
         self.log = log
         self._out = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--port", "0"],
+            [sys.executable, "-m", "rag.cli", "serve", "--port", "0", "--host", host],
             env=process_env(data, **values),
             stdout=subprocess.PIPE,
             stderr=self._out,

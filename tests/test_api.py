@@ -588,6 +588,21 @@ def test_a_failing_llm_is_a_502_before_any_stream_starts(
 
 
 # -- rag serve -------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [None, KEY])
+def test_rag_serve_on_every_address_warns_without_a_key(
+    seeded_copy: Path, tmp_path: Path, key: str | None
+) -> None:
+    values = {"RAG_API_KEY": key} if key else {}
+    server = ServeProcess(seeded_copy, tmp_path / "serve.log", host="0.0.0.0", **values)
+    try:
+        assert server.process.stdout is not None
+        assert "http://0.0.0.0:" in server.process.stdout.readline()  # printed once it listens
+    finally:
+        server.stop()
+    warned = "warning: serving on 0.0.0.0 without RAG_API_KEY" in server.log.read_text()
+    assert warned is (key is None)
+
+
 def test_rag_serve_prints_its_url_and_serves(seeded_copy: Path, tmp_path: Path) -> None:
     server = ServeProcess(seeded_copy, tmp_path / "serve.log", RAG_API_KEY=KEY)
     try:

@@ -214,18 +214,19 @@ def once(
     """The chunks in order, each passage once: a chunk of a copy of a story whose same passage
     ranks higher (from another copy) is left out."""
     kept: list[tuple[ChunkRecord, float]] = []
-    shingled: list[set[str]] = []
+    shown: list[tuple[str, set[str]]] = []  # (doc id, shingles) of kept chunks of copied stories
     for record, score in scored:
         doc = str(record.metadata.get("doc_id", ""))
-        mine = shingles(record.text)
-        if any(
-            lexical.same_story(doc, str(other.metadata.get("doc_id", "")))
-            and len(mine & theirs) >= SAME_PASSAGE * min(len(mine), len(theirs))
-            for (other, _), theirs in zip(kept, shingled, strict=True)
-        ):
-            continue
+        if lexical.copies(doc):  # only a story with copies can repeat a passage
+            mine = shingles(record.text)
+            if any(
+                lexical.same_story(doc, other)
+                and len(mine & theirs) >= SAME_PASSAGE * min(len(mine), len(theirs))
+                for other, theirs in shown
+            ):
+                continue
+            shown.append((doc, mine))
         kept.append((record, score))
-        shingled.append(mine)
     return kept
 
 

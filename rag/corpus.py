@@ -24,7 +24,14 @@ from rag.ingest.decode import BinaryData, decode
 from rag.ingest.records import RECORD_SUFFIXES, FieldNames, Problem, Record, count_records
 from rag.ingest.records import read_records as read_dump
 from rag.ingest.reuters import SGML_SUFFIXES, count_stories, read_sgml
-from rag.ingest.web import FEED_SUFFIXES, html_to_text, is_url, read_feed_file, read_url
+from rag.ingest.web import (
+    FEED_SUFFIXES,
+    html_to_text,
+    is_url,
+    page_text,
+    read_feed_file,
+    read_url,
+)
 from rag.text import same_words, words
 from rag.types import SkippedFile
 
@@ -142,20 +149,6 @@ def _decoded(data: bytes) -> tuple[str, str]:
         raise SkipFile(str(exc)) from None
 
 
-def _html_to_text(html: str) -> tuple[str, dict[str, str | None]]:
-    import trafilatura
-
-    text = trafilatura.extract(html, include_comments=False, include_tables=False) or ""
-    meta = trafilatura.extract_metadata(html)
-    found = {
-        "title": meta.title if meta else None,
-        "outlet": meta.sitename if meta else None,
-        "published": meta.date if meta else None,
-        "url": meta.url if meta else None,
-    }
-    return text, found
-
-
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _FRONT_KEYS = {
     "title": "title", "headline": "title", "outlet": "outlet", "source": "outlet",
@@ -202,11 +195,6 @@ def iso_date(value: object) -> str | None:
 
     parsed = dateparser.parse(text[:100], languages=["en"], settings={"STRICT_PARSING": True})
     return parsed.date().isoformat() if parsed else None
-
-
-def _safe_url(value: str | None) -> str | None:
-    """Only web addresses: a `javascript:` or `file:` link is no source to show."""
-    return value if value and re.match(r"https?://[^\s]+$", value.strip(), re.I) else None
 
 
 _HEADLINE_END = re.compile(r"[.;:,]$")
@@ -284,7 +272,7 @@ def compose(
             )
         elif line is not None and line.problem:
             origins["published"] = f"dateline: {line.problem}"
-    url = _safe_url(values.get("url"))
+    url = values.get("url") if values.get("url") and is_url(str(values["url"])) else None
     if values.get("url") and not url:
         origins["url"] = "dropped (not a web address)"
     meta = {"title": values["title"], "outlet": values.get("outlet"), "published": published,
@@ -328,7 +316,7 @@ def read_article(
     found: dict[str, str | None] = {}
     kind = "front matter"
     if suffix in {".html", ".htm"}:
-        source, found = _html_to_text(source)
+        source, found = page_text(source)
         kind = "page metadata"
     elif suffix in {".md", ".markdown"}:
         source, found = _markdown_to_text(source)

@@ -275,25 +275,37 @@ def _paragraphs(text: str) -> str:
 # --- pages ----------------------------------------------------------------------------------
 
 
-def page_record(html: bytes | str, url: str, where: str) -> Record | Problem:
-    """The article in one web page (text, title, outlet, date), or why there is none."""
+def page_text(html: str, url: str | None = None) -> tuple[str, dict[str, str | None]]:
+    """The article text of a page and its metadata (title, outlet, published as written,
+    url when a web address); "" when the page holds no article."""
     import trafilatura
-    from trafilatura.utils import decode_file
 
-    source = decode_file(html) if isinstance(html, bytes) else html
     # favor_precision: on a page with no article (an index, a consent wall) the default
     # extraction returns the menu; precision returns nothing, which is the honest answer.
     text = trafilatura.extract(
-        source, url=url, include_comments=False, include_tables=False, favor_precision=True
+        html, url=url, include_comments=False, include_tables=False, favor_precision=True
     )
-    if not text or not text.strip():
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    found = {
+        "title": meta.title if meta else None,
+        "outlet": meta.sitename if meta else None,
+        "published": meta.date if meta else None,  # read as a date with the record
+        "url": meta.url if meta and meta.url and is_url(meta.url) else None,
+    }
+    return text or "", found
+
+
+def page_record(html: bytes | str, url: str, where: str) -> Record | Problem:
+    """The article in one web page (text, title, outlet, date), or why there is none."""
+    from trafilatura.utils import decode_file
+
+    source = decode_file(html) if isinstance(html, bytes) else html
+    text, found = page_text(source, url)
+    if not text.strip():
         return Problem(where, "no article text found in the page")
-    meta = trafilatura.extract_metadata(source, default_url=url)
-    title = meta.title if meta else None
-    outlet = meta.sitename if meta else None
-    published = meta.date if meta else None  # read as a date with the record
-    canonical = meta.url if meta and meta.url and is_url(meta.url) else None
-    found = {"title": title, "outlet": outlet, "published": published, "url": canonical}
+    title, outlet, published, canonical = (
+        found[k] for k in ("title", "outlet", "published", "url")
+    )
     origins = {name: "web page metadata" for name, value in found.items() if value}
     origins.update(text="web page", id="page URL")
     origins.setdefault("url", "fetched URL")

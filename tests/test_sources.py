@@ -15,12 +15,25 @@ from rag.embeddings import LocalEmbedder
 from rag.ingest import datelines
 from rag.ingest.records import FieldNames, Problem, Record, read_records
 from rag.ingest.reuters import read_sgml
+from rag.types import IngestReport
 from tests.conftest import SEEDS, settings
 
 STORY = (
     "The city council approved the new budget on Tuesday after a long debate, officials said. "
     "Spending on schools rises by four percent."
 )
+
+
+def _ingested(
+    tmp_path: Path, embedder: LocalEmbedder, files: dict[str, str], **values: object
+) -> tuple[RagEngine, IngestReport, Path]:
+    """An engine over a fresh index of a folder holding `files` (name -> text), ingested."""
+    corpus = tmp_path / "news"
+    corpus.mkdir()
+    for name, text in files.items():
+        (corpus / name).write_text(text)
+    engine = RagEngine(settings(tmp_path / "data", **values), embedder=embedder)
+    return engine, engine.ingest([corpus]), corpus
 
 
 def _articles(*paths: Path, fields: FieldNames | None = None) -> tuple[dict, list]:
@@ -238,17 +251,16 @@ def test_copies_of_a_story_are_found_at_ingest_and_shown_once(
 ) -> None:
     from tests.test_duplicates import FOUNDRY, MILL, MILL_REPRINT
 
-    corpus = tmp_path / "wire"
-    corpus.mkdir()
-    (corpus / "mill.txt").write_text(f"Corvane to shut Brayford mill\n{MILL}")
-    (corpus / "mill-reprint.txt").write_text(f"Corvane Steel closing mill\n{MILL_REPRINT}")
-    (corpus / "mill-again.txt").write_text(f"Corvane mill to close\n{MILL}")
     # the same wording a month later is another event, not a copy
     later = MILL_REPRINT.replace("March 3", "April 7, 1987")
-    (corpus / "mill-april.txt").write_text(f"Corvane again\n{later}")
-    (corpus / "foundry.txt").write_text(f"Kessel cuts foundry jobs\n{FOUNDRY}")
-    engine = RagEngine(settings(tmp_path / "data"), embedder=embedder)
-    report = engine.ingest([corpus])
+    files = {
+        "mill.txt": f"Corvane to shut Brayford mill\n{MILL}",
+        "mill-reprint.txt": f"Corvane Steel closing mill\n{MILL_REPRINT}",
+        "mill-again.txt": f"Corvane mill to close\n{MILL}",
+        "mill-april.txt": f"Corvane again\n{later}",
+        "foundry.txt": f"Kessel cuts foundry jobs\n{FOUNDRY}",
+    }
+    engine, report, corpus = _ingested(tmp_path, embedder, files)
     # files are read in name order: the first read is the original
     assert report.duplicates == [["mill-again", "mill-reprint", "mill"]]
     answer = engine.ask("How many jobs will Corvane cut at the Brayford mill?")
@@ -267,11 +279,9 @@ def test_copies_of_a_story_are_found_at_ingest_and_shown_once(
 def test_a_headline_is_searched_though_it_is_not_text(
     tmp_path: Path, embedder: LocalEmbedder
 ) -> None:
-    corpus = tmp_path / "news"
-    corpus.mkdir()
-    (corpus / "budget.txt").write_text(f"Zephyrine budget approved\n{STORY}")
-    engine = RagEngine(settings(tmp_path / "data"), embedder=embedder)
-    engine.ingest([corpus])
+    engine, _, _ = _ingested(
+        tmp_path, embedder, {"budget.txt": f"Zephyrine budget approved\n{STORY}"}
+    )
     from rag.retrieve import query_terms
 
     lexical = engine.indexer.lexical()
@@ -283,17 +293,14 @@ def test_a_headline_is_searched_though_it_is_not_text(
 def test_an_article_over_the_size_limit_is_skipped_by_name(
     tmp_path: Path, embedder: LocalEmbedder
 ) -> None:
-    corpus = tmp_path / "news"
-    corpus.mkdir()
-    (corpus / "small.txt").write_text(f"Budget passes\n{STORY}")
-    (corpus / "huge.txt").write_text("Endless report\n" + STORY * 40)
-    (corpus / "dump.jsonl").write_text(
-        json.dumps({"id": "fine", "text": STORY})
+    files = {
+        "small.txt": f"Budget passes\n{STORY}",
+        "huge.txt": "Endless report\n" + STORY * 40,
+        "dump.jsonl": json.dumps({"id": "fine", "text": STORY})
         + "\n"
-        + json.dumps({"id": "big", "text": STORY * 40})
-    )
-    engine = RagEngine(settings(tmp_path / "data", RAG_MAX_UPLOAD_BYTES=2000), embedder=embedder)
-    report = engine.ingest([corpus])
+        + json.dumps({"id": "big", "text": STORY * 40}),
+    }
+    engine, report, _ = _ingested(tmp_path, embedder, files, RAG_MAX_UPLOAD_BYTES=2000)
     assert sorted(d.doc_id for d in engine.documents()) == ["fine", "small"]
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     limit = "the limit for one article is 2,000 (RAG_MAX_UPLOAD_BYTES)"

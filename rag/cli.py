@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape as escape_markup
@@ -61,6 +63,18 @@ def one_line_errors(command: F) -> F:
             raise fail(f"bad setting {where}: {first.get('msg')}", 2) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise fail(f"{exc.strerror or exc}{where}", 1) from None
+        except Exception as exc:
+            if os.environ.get("RAG_DEBUG"):
+                raise
+            said = next((line for line in str(exc).splitlines() if line.strip()), "")
+            raise fail(
+                f"unexpected {type(exc).__name__}: {said[:300]} (RAG_DEBUG=1 shows where)", 1
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -195,6 +209,8 @@ def show_ingest(report: Any) -> None:
                 f"[yellow]no date[/yellow]: {escape(named)}"
                 + (f" and {more} more" if more > 0 else "")
             )
+    if report.check is not None and not report.check.clean:
+        out.print(f"[yellow]repaired first[/yellow]: {'; '.join(check_findings(report.check))}")
     if report.duplicates:
         copies = sum(len(group) - 1 for group in report.duplicates)
         out.print(f"duplicates: {copies} copies of {len(report.duplicates)} stories (shown once)")
@@ -204,6 +220,73 @@ def show_ingest(report: Any) -> None:
         out.print(
             f"[yellow]skipped[/yellow] {len(report.skipped) - SHOWN_SKIPPED} more (see --json)"
         )
+
+
+def check_findings(report: Any) -> list[str]:
+    """What a check found, one phrase each."""
+    did = report.repaired
+    found = []
+    if report.restored:
+        found.append(
+            f"{len(report.restored)} chunks Chroma had lost"
+            + (", written again from the lexical copy" if did else "")
+        )
+    if report.re_embedded:
+        found.append(
+            f"{len(report.re_embedded)} vectors that could not be read"
+            + (", embedded again" if did else "")
+        )
+    if report.caught_up:
+        found.append(
+            f"{len(report.caught_up)} chunks the lexical copy lacked" + (", added" if did else "")
+        )
+    for broken in report.broken[:SHOWN_SKIPPED]:
+        found.append(
+            f"half-written article {escape(broken.doc_id)} ({broken.chunks} of "
+            f"{broken.expected} chunks, from {escape(broken.source or 'unknown')})"
+            + (", removed" if did else "")
+        )
+    if len(report.broken) > SHOWN_SKIPPED:
+        found.append(f"{len(report.broken) - SHOWN_SKIPPED} more half-written articles")
+    if report.reingested:
+        n = report.reingested
+        found.append(
+            "1 article read again from its file"
+            if n == 1
+            else f"{n} articles read again from their files"
+        )
+    return found
+
+
+@app.command()
+@one_line_errors
+def check(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what is wrong; change nothing.")
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Fail at once if another ingest is writing the index."),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the CheckReport object as JSON.")
+    ] = False,
+) -> None:
+    """Check the index (every chunk, vector and article) and repair what is damaged."""
+    report = make_engine().check(repair=not dry_run, wait=not no_wait)
+    if as_json:
+        print_json(report.model_dump())
+    else:
+        plural = "" if report.articles == 1 else "s"
+        summary = f"{report.chunks} chunks of {report.articles} article{plural}"
+        if report.clean:
+            out.print(f"index in order: {summary} ({report.seconds:.1f} s)")
+        else:
+            verb = "repaired" if report.repaired else "[red]damaged[/red]"
+            out.print(f"{verb}: {'; '.join(check_findings(report))}")
+            out.print(f"{summary} ({report.seconds:.1f} s)")
+    if dry_run and not report.clean:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         validation_alias="RAG_CHROMA_URL",
         description="http://host:port of a Chroma server; unset = embedded Chroma in data_dir.",
     )
+    chroma_timeout: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="RAG_CHROMA_TIMEOUT",
+        description="Seconds a Chroma server may take to answer one request.",
+    )
     embed: Literal["local", "openai"] = Field(
         "local", validation_alias="RAG_EMBED", description="Embedding backend."
     )

@@ -21,8 +21,8 @@ from rag.index import ChunkingConfig, Indexer, Progress
 from rag.ingest.records import FieldNames
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
-from rag.store import ChunkStore, change_marker, connect
-from rag.types import Answer, DocumentInfo, IndexStatus, IngestReport, Passage
+from rag.store import ChunkStore, change_marker, connect, writable
+from rag.types import Answer, CheckReport, DocumentInfo, IndexStatus, IngestReport, Passage
 from rag.writelock import writing
 
 DateLike = dt.date | str | None
@@ -109,12 +109,24 @@ class RagEngine:
     def indexer(self) -> Indexer:
         with self._lock:
             if self._indexer is None:
-                marker = None  # a client given may keep its files anywhere
+                settings = self.settings
+                marker, where, read_only = None, None, False  # a client given: files anywhere
                 if self._client is None:
-                    self._client = connect(self.settings.data_dir, self.settings.chroma_url)
-                    marker = change_marker(self.settings.data_dir, self.settings.chroma_url)
+                    embedded = not settings.chroma_url
+                    read_only = embedded and not writable(settings.data_dir)
+                    self._client = connect(
+                        settings.data_dir, settings.chroma_url, settings.chroma_timeout
+                    )
+                    marker = change_marker(settings.data_dir, settings.chroma_url)
+                    where = settings.data_dir if embedded else None
                 store = ChunkStore(
-                    self._client, self.settings.embed_name, self.chunking.name, marker
+                    self._client,
+                    settings.embed_name,
+                    self.chunking.name,
+                    marker,
+                    data_dir=where,
+                    url=settings.chroma_url,
+                    read_only=read_only,
                 )
                 self._indexer = Indexer(
                     store, self.embedder, self.chunking, self.settings.data_dir / "bm25"
@@ -166,6 +178,21 @@ class RagEngine:
         corpus = scan(targets, fields, self.settings.max_upload_bytes)
         with writing(self.settings.data_dir, wait, notify):
             return self.indexer.sync(corpus, rebuild=rebuild, progress=progress, replace=replace)
+
+    def check(self, repair: bool = True, wait: bool = True) -> CheckReport:
+        """Compare the index's chunks, vectors and lexical copy, and mend what differs
+        (`Indexer.check`): a half-written article is removed and read again from its file
+        when that is still there. With `repair=False`, only report."""
+        with writing(self.settings.data_dir, wait):
+            report = self.indexer.check(repair=repair)
+            files = sorted({b.source for b in report.broken if Path(b.source).is_file()})
+            if repair and files:
+                again = self.indexer.sync(scan(files, None, self.settings.max_upload_bytes))
+                report.reingested = again.added + again.updated
+                report.seconds = round(report.seconds + again.seconds, 3)
+                report.chunks = again.chunks
+                report.articles = len(self.indexer.documents())
+            return report
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed articles."""

@@ -30,7 +30,14 @@ from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
 from rag.text import sentence_spans, token_counter
 from rag.timeline import Span, dates_in, remember, remembered, time_offsets
-from rag.types import ArticleOrigins, DocumentInfo, IngestReport, SkippedFile
+from rag.types import (
+    ArticleOrigins,
+    BrokenArticle,
+    CheckReport,
+    DocumentInfo,
+    IngestReport,
+    SkippedFile,
+)
 
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 128
@@ -103,6 +110,22 @@ def remember_sentence_reads(record: ChunkRecord) -> None:
             )
 
 
+def _broken(records: Sequence[ChunkRecord]) -> list[BrokenArticle]:
+    """The half-written articles these chunks belong to."""
+    found: dict[str, BrokenArticle] = {}
+    for record in records:
+        meta = record.metadata
+        key = article_key(record.chunk_id)
+        if key not in found:
+            found[key] = BrokenArticle(
+                doc_id=str(meta.get("doc_id", "")),
+                source=str(meta.get("source") or ""),
+                expected=int(meta.get("doc_chunks") or 0),
+            )
+        found[key].chunks += 1
+    return list(found.values())
+
+
 def _offsets(where: str) -> tuple[int, int]:
     start, end = where.split(":")
     return int(start), int(end)
@@ -131,6 +154,30 @@ def mean_vector(vectors: Sequence[np.ndarray]) -> np.ndarray:
     """The unit-length mean: a chunk's vector from its parts' (each of unit length)."""
     mean = np.mean(np.stack(vectors), axis=0)
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+def article_key(chunk_id: str) -> str:
+    """What the chunk ids of one version of one article share: "doc#sha"."""
+    return chunk_id.rsplit("-", 1)[0]
+
+
+def split_whole(
+    records: Sequence[ChunkRecord], ids: set[str]
+) -> tuple[list[ChunkRecord], list[ChunkRecord]]:
+    """`records` split into chunks of articles `ids` holds whole, and chunks of articles it
+    holds only part of (a write that was killed or failed)."""
+    held: dict[str, int] = {}
+    for chunk_id in ids:
+        key = article_key(chunk_id)
+        held[key] = held.get(key, 0) + 1
+    whole: list[ChunkRecord] = []
+    part: list[ChunkRecord] = []
+    for record in records:
+        expected = record.metadata.get("doc_chunks")
+        found = held.get(article_key(record.chunk_id))
+        complete = not isinstance(expected, int) or found == expected
+        (whole if complete else part).append(record)
+    return whole, part
 
 
 @dataclass(frozen=True)
@@ -273,11 +320,12 @@ class Indexer:
 
     def _catch_up(self, base: LexicalIndex, version: str) -> LexicalIndex:
         """`base` brought to the store's chunks by their ids: chunks it lacks are read from
-        the store (their new sentences embedded), chunks the store lost are dropped."""
+        the store (their new sentences embedded), chunks the store lost are dropped. Chunks of
+        an article the store holds only part of are left out (`check` removes them)."""
         ids = self.store.ids()
         known = base.alive_ids()
         removed = known - ids
-        added = self.store.get(sorted(ids - known))
+        added, _ = split_whole(self.store.get(sorted(ids - known)), ids)  # never half an article
         if not added and not removed:
             return base.at(version)
         vectors = self._sentence_vectors(added, base.sentence_vectors)
@@ -357,6 +405,56 @@ class Indexer:
         self._save(updated)
         self._lexical = updated
 
+    def check(self, repair: bool = True, full: bool = True) -> CheckReport:
+        """Compare Chroma's chunks with the lexical copy and each article's chunk count, and
+        with `repair` mend what differs, re-embedding only that: chunks Chroma lost are
+        written again from the copy, whole articles the copy lacks are added to it, and the
+        chunks of half-written articles are removed (`BrokenArticle`). `full` also reads every
+        vector back and embeds again those that cannot be read."""
+        started = time.perf_counter()
+        with self._lock:
+            self.store.check_model()
+            copy = self.lexical()  # at the store's version: caught up if it was behind
+            ids = self.store.ids()
+            alive = copy.alive_ids()
+            extra = self.store.get(sorted(ids - alive))
+            whole, part = split_whole(extra, ids)
+            broken = _broken(part)
+            lost = sorted(alive - ids)
+            if full:
+                _, stray = split_whole(copy.records, alive)
+                part.extend(stray)
+                broken.extend(_broken(stray))
+                readable = (ids & alive) - {r.chunk_id for r in stray}
+                unreadable = self.store.unreadable(sorted(readable))
+            else:
+                unreadable = []
+            report = CheckReport(
+                restored=lost,
+                re_embedded=unreadable,
+                caught_up=[r.chunk_id for r in whole],
+                broken=broken,
+                repaired=repair,
+                full=full,
+            )
+            if repair and not report.clean:
+                gone = [r.chunk_id for r in part]
+                fixed = [copy.record(c) for c in lost] + self.store.get(unreadable)
+                mended = [r for r in fixed if r is not None]
+
+                def write() -> Mapping[str, np.ndarray]:
+                    self.store.delete(unreadable)
+                    vectors = self._write(mended, None, copy.sentence_vectors)
+                    vectors.update(self._sentence_vectors(whole, copy.sentence_vectors))
+                    return vectors
+
+                self._commit(copy, whole, gone, write)
+            lexical = self._lexical or copy
+            report.chunks = self.store.count()
+            report.articles = len(lexical.documents())
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
+
     def sync(
         self,
         scan: CorpusScan,
@@ -369,17 +467,18 @@ class Indexer:
         article whose id another file or address holds is skipped, unless `replace`."""
         started = time.perf_counter()
         with self._lock:
+            checked: CheckReport | None = None
             if rebuild:
                 old = self._usable(self._lexical) or self._usable(LexicalIndex.load(self.bm25_dir))
                 known = old.sentence_vectors if old else SentenceVectors([])
                 self.store.drop()
                 lexical = LexicalIndex("", embed_model=self.embedder.name)
             else:
-                self.store.check_model()
                 self.store.check_chunking()
+                checked = self.check(repair=True, full=False)  # never "unchanged" over damage
                 lexical = self.lexical()
                 known = lexical.sentence_vectors
-            report = IngestReport()
+            report = IngestReport(check=checked)
             copies = Copies(lexical)
             expected = scan.expected() if progress else 0
             done = 0

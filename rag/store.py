@@ -7,10 +7,14 @@ also across processes that share one Chroma server.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +40,98 @@ class ChunkRecord:
     metadata: dict[str, Any]
 
 
-def connect(data_dir: Path, chroma_url: str | None) -> Any:
-    """A Chroma client: a server when `chroma_url` is set, else embedded under `data_dir`."""
+# Writing this much must be possible for a failed write not to be put down to a full disk:
+# Chroma grows its files by several megabytes at a time.
+_DISK_PROBE_BYTES = 8 * 1_048_576
+
+
+def writable(data_dir: Path) -> bool:
+    """Whether files can be created in `data_dir` (made if missing)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".write-test-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _disk_full(data_dir: Path) -> bool:
+    """Whether the disk holding `data_dir` cannot take a few more megabytes."""
+    probe = data_dir / f".space-test-{uuid.uuid4().hex}"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(bytes(_DISK_PROBE_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        return exc.errno in {errno.ENOSPC, errno.EDQUOT}
+    finally:
+        probe.unlink(missing_ok=True)
+    return False
+
+
+def failure(exc: BaseException, action: str, data_dir: Path | None, url: str | None) -> StoreError:
+    """The one line a user reads when Chroma fails while doing `action`: the cause found by
+    looking at the disk or the server, and what to do."""
+    said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    detail = f"{type(exc).__name__}: {said}"[:300]
+    if url:
+        try:
+            import httpx
+
+            httpx.get(url.rstrip("/") + "/api/v2/heartbeat", timeout=5).raise_for_status()
+        except Exception:  # noqa: BLE001 - any failure means the server is not answering
+            return StoreError(
+                f"the Chroma server at {url} stopped answering while {action}: start it "
+                "again, then run `rag check`"
+            )
+        return StoreError(f"the Chroma server at {url} failed while {action} ({detail})")
+    if data_dir is not None:
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in {errno.ENOSPC, errno.EDQUOT}
+            or (writable(data_dir) and _disk_full(data_dir))
+        ):
+            return StoreError(
+                f"the disk holding {data_dir} is full ({_free(data_dir)} free) while "
+                f"{action}: free some space, then run `rag check`"
+            )
+        if not writable(data_dir):
+            return StoreError(
+                f"the data directory {data_dir} is no longer writable while {action}: give "
+                "write access back, then run `rag check`"
+            )
+    return StoreError(
+        f"the index failed while {action} ({detail}): run `rag check` to repair it, or "
+        "`rag ingest --rebuild` to build it again"
+    )
+
+
+def _free(data_dir: Path) -> str:
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError:
+        return "no space"
+    return f"{free / 1_048_576:.1f} MB"
+
+
+def _snapshot(chroma_dir: Path) -> Path:
+    """A copy of a read-only index's Chroma files in the temp folder: Chroma opens its
+    database for writing, even to read it. Removed when the process ends."""
+    import atexit
+
+    copy = Path(tempfile.mkdtemp(prefix="rag-readonly-")) / "chroma"
+    shutil.copytree(chroma_dir, copy)
+    atexit.register(shutil.rmtree, copy.parent, True)
+    return copy
+
+
+def connect(data_dir: Path, chroma_url: str | None, timeout: float = 60.0) -> Any:
+    """A Chroma client: a server when `chroma_url` is set (each request given `timeout`
+    seconds), else embedded under `data_dir`. An embedded index on read-only storage is
+    opened from a copy (`_snapshot`), for questions."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -53,23 +147,30 @@ def connect(data_dir: Path, chroma_url: str | None) -> Any:
                 ssl=parsed.scheme == "https",
                 settings=chroma_settings,
             )
+            _set_timeout(client, timeout)
             client.heartbeat()
         except Exception as exc:  # noqa: BLE001 - chromadb raises many types for a dead server
             raise StoreError(f"cannot reach the Chroma server at {chroma_url} ({exc})") from None
         return client
+    chroma_dir = data_dir / "chroma"
+    if not writable(data_dir):
+        if not chroma_dir.is_dir():
+            raise StoreError(f"cannot write to the data directory {data_dir}")
+        chroma_dir = _snapshot(chroma_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        probe = data_dir / f".write-test-{uuid.uuid4().hex}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise StoreError(
-            f"cannot write to the data directory {data_dir} ({exc.strerror})"
-        ) from None
-    try:
-        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(chroma_dir), settings=chroma_settings)
     except Exception as exc:  # noqa: BLE001
-        raise StoreError(f"cannot open the index in {data_dir / 'chroma'} ({exc})") from None
+        raise failure(exc, "opening the index", data_dir, None) from None
+
+
+def _set_timeout(client: Any, seconds: float) -> None:
+    """Give every request of a Chroma HTTP client a deadline: chromadb's own is none, and a
+    server that stops answering would hang the caller for good."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds)
 
 
 def change_marker(data_dir: Path, chroma_url: str | None) -> Path | None:
@@ -86,14 +187,40 @@ class ChunkStore:
     metadata is not read again: that read is a fifth of a Chroma query's time."""
 
     def __init__(
-        self, client: Any, embed_name: str, chunking: str, marker: Path | None = None
+        self,
+        client: Any,
+        embed_name: str,
+        chunking: str,
+        marker: Path | None = None,
+        *,
+        data_dir: Path | None = None,
+        url: str | None = None,
+        read_only: bool = False,
     ) -> None:
         self._client = client
         self.embed_name = embed_name
         self.chunking = chunking
         self.marker = marker
+        self.data_dir = data_dir  # where an embedded index lives, to tell why a call failed
+        self.url = url
+        self.read_only = read_only
         self._collection: Any = None
         self._read: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+
+    @contextmanager
+    def _guard(self, action: str, write: bool = False) -> Iterator[None]:
+        """Any failure of Chroma as one `StoreError` line (`failure`)."""
+        if write and self.read_only:
+            raise StoreError(
+                f"the index in {self.data_dir} is on read-only storage: it answers questions, "
+                "but ingest and delete need write access"
+            )
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - chromadb, sqlite, httpx and OS errors alike
+            raise failure(exc, action, self.data_dir, self.url) from None
 
     def _get(self, create: bool) -> Any:
         if self._collection is None:
@@ -113,7 +240,7 @@ class ChunkStore:
                         COLLECTION, embedding_function=None
                     )
             except Exception as exc:  # noqa: BLE001
-                raise StoreError(f"cannot open the Chroma collection ({exc})") from None
+                raise failure(exc, "opening the collection", self.data_dir, self.url) from None
         return self._collection
 
     def metadata(self) -> dict[str, Any]:
@@ -129,7 +256,7 @@ class ChunkStore:
                 self._client.get_collection(COLLECTION, embedding_function=None).metadata or {}
             )
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"cannot read the Chroma collection ({exc})") from None
+            raise failure(exc, "reading the index", self.data_dir, self.url) from None
         self._read = None if state is None else (state, read)
         return dict(read)
 
@@ -169,10 +296,13 @@ class ChunkStore:
 
     def count(self) -> int:
         collection = self._get(create=False)
-        return 0 if collection is None else int(collection.count())
+        with self._guard("counting the chunks"):
+            return 0 if collection is None else int(collection.count())
 
     def drop(self) -> None:
         """Delete the whole collection (for `--rebuild`)."""
+        with self._guard("rebuilding the index", write=True):
+            pass
         self._collection = self._read = None
         try:
             self._client.delete_collection(COLLECTION)
@@ -180,6 +310,10 @@ class ChunkStore:
             pass
 
     def add(self, records: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
+        with self._guard("writing chunks", write=True):
+            self._add(records, vectors)
+
+    def _add(self, records: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
         collection = self._get(create=True)
         for i in range(0, len(records), _PAGE):
             page = records[i : i + _PAGE]
@@ -191,18 +325,24 @@ class ChunkStore:
             )
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
-        collection = self._get(create=True)
-        for i in range(0, len(chunk_ids), _PAGE):
-            collection.delete(ids=list(chunk_ids[i : i + _PAGE]))
+        with self._guard("deleting chunks", write=True):
+            collection = self._get(create=True)
+            for i in range(0, len(chunk_ids), _PAGE):
+                collection.delete(ids=list(chunk_ids[i : i + _PAGE]))
 
     def touch(self) -> str:
         """Record a new version after a write; returns it."""
         version = uuid.uuid4().hex
         self._read = None
-        collection = self._get(create=True)
-        collection.modify(
-            metadata={"embed_model": self.embed_name, "chunking": self.chunking, "version": version}
-        )
+        with self._guard("writing the index's version", write=True):
+            collection = self._get(create=True)
+            collection.modify(
+                metadata={
+                    "embed_model": self.embed_name,
+                    "chunking": self.chunking,
+                    "version": version,
+                }
+            )
         return version
 
     def records(self, include_text: bool = True) -> Iterator[ChunkRecord]:
@@ -213,7 +353,8 @@ class ChunkStore:
         include = ["metadatas", "documents"] if include_text else ["metadatas"]
         offset = 0
         while True:
-            page = collection.get(include=include, limit=_PAGE, offset=offset)
+            with self._guard("reading chunks"):
+                page = collection.get(include=include, limit=_PAGE, offset=offset)
             ids = page["ids"]
             if not ids:
                 return
@@ -230,11 +371,36 @@ class ChunkStore:
             return found
         offset = 0
         while True:
-            page = collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+            with self._guard("reading chunk ids"):
+                page = collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
             if not page:
                 return found
             found.update(page)
             offset += len(page)
+
+    def unreadable(self, chunk_ids: Sequence[str]) -> list[str]:
+        """Those of these chunks whose vector cannot be read back (a damaged vector segment
+        fails the read of every page holding one: such a page is split until they are found)."""
+        collection = self._get(create=False)
+        if collection is None or not chunk_ids:
+            return []
+        if len(chunk_ids) > _PAGE:
+            return [
+                chunk_id
+                for i in range(0, len(chunk_ids), _PAGE)
+                for chunk_id in self.unreadable(chunk_ids[i : i + _PAGE])
+            ]
+        try:
+            got = collection.get(ids=list(chunk_ids), include=["embeddings"])
+            vectors = got.get("embeddings")
+            if vectors is not None and len(vectors) == len(got["ids"]):
+                return sorted(set(chunk_ids) - set(got["ids"]))
+        except Exception:  # noqa: BLE001 - the failure is what is looked for
+            pass
+        if len(chunk_ids) == 1:
+            return list(chunk_ids)
+        half = len(chunk_ids) // 2
+        return self.unreadable(chunk_ids[:half]) + self.unreadable(chunk_ids[half:])
 
     def get(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
         """The chunks with these ids (those that exist)."""
@@ -243,9 +409,10 @@ class ChunkStore:
         if collection is None:
             return found
         for i in range(0, len(chunk_ids), _PAGE):
-            page = collection.get(
-                ids=list(chunk_ids[i : i + _PAGE]), include=["metadatas", "documents"]
-            )
+            with self._guard("reading chunks"):
+                page = collection.get(
+                    ids=list(chunk_ids[i : i + _PAGE]), include=["metadatas", "documents"]
+                )
             texts = page.get("documents") or [""] * len(page["ids"])
             for chunk_id, text, meta in zip(page["ids"], texts, page["metadatas"], strict=True):
                 found.append(ChunkRecord(chunk_id, text or "", dict(meta or {})))
@@ -259,12 +426,13 @@ class ChunkStore:
         collection = self._get(create=False)
         if collection is None or n <= 0:
             return []
-        result = collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=n,
-            where=where or None,
-            include=["distances"],
-        )
+        with self._guard("searching the index"):
+            result = collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=n,
+                where=where or None,
+                include=["distances"],
+            )
         return [
             (chunk_id, 1.0 - float(distance))
             for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)

@@ -93,6 +93,46 @@ class ArticleOrigins(BaseModel):
     )
 
 
+class BrokenArticle(BaseModel):
+    """An article only part of whose chunks the index holds (a write that was killed or
+    failed): its chunks are removed, so it is never listed or answered from half-written."""
+
+    doc_id: str
+    source: str = Field("", description="The file or address it was read from.")
+    chunks: int = Field(0, description="Chunks of it that were found.")
+    expected: int = Field(0, description="Chunks it has.")
+
+
+class CheckReport(BaseModel):
+    """What `rag check` found in the index and, unless it only looked, mended: Chroma's
+    chunks and vectors against the lexical copy and each article's chunk count."""
+
+    chunks: int = Field(0, description="Chunks in the index after the check.")
+    articles: int = Field(0, description="Whole articles in the index after the check.")
+    restored: list[str] = Field(
+        default_factory=list,
+        description="Chunks Chroma had lost, written again from the lexical copy.",
+    )
+    re_embedded: list[str] = Field(
+        default_factory=list,
+        description="Chunks whose vector could not be read, embedded again from their text.",
+    )
+    caught_up: list[str] = Field(
+        default_factory=list, description="Chunks of whole articles the lexical copy lacked."
+    )
+    broken: list[BrokenArticle] = Field(
+        default_factory=list, description="Half-written articles, removed."
+    )
+    reingested: int = Field(0, description="Broken articles read again from their files.")
+    repaired: bool = Field(False, description="False: only looked (`--dry-run`).")
+    full: bool = Field(True, description="Every vector read back (not only the ids compared).")
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not (self.restored or self.re_embedded or self.caught_up or self.broken)
+
+
 class IngestReport(BaseModel):
     """What one `ingest` did: counts of documents, chunks in the index and chunks embedded."""
 
@@ -119,6 +159,9 @@ class IngestReport(BaseModel):
     articles: list[ArticleOrigins] = Field(
         default_factory=list,
         description="Where the fields of each new or changed article came from.",
+    )
+    check: CheckReport | None = Field(
+        None, description="What the quick check before writing found and mended."
     )
 
     def note(self, doc_id: str, published: str | None, date_origin: str | None) -> None:

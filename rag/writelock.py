@@ -4,6 +4,7 @@ take it: a reader sees the index before a write or after it."""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,11 @@ def writing(
             notify(f"waiting for another ingest ({owner}) …")
         lock.acquire()
     except OSError as exc:
+        if exc.errno in {errno.EROFS, errno.EACCES, errno.EPERM}:
+            raise StoreError(
+                f"the data directory {data_dir} is read-only: questions are answered, but "
+                "ingest and delete need write access"
+            ) from None
         raise StoreError(
             f"cannot write to the data directory {data_dir} ({exc.strerror or exc})"
         ) from None

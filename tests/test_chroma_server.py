@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -9,15 +10,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import chromadb
 import httpx
 import pytest
+from chromadb.config import Settings as ChromaSettings
 
 from rag import RagEngine, StoreError
 from rag.embeddings import LocalEmbedder
 from tests.api_server import KEY, ServeProcess
 from tests.conftest import HEADLINE, SEEDS, settings
+from tests.test_cli import RAG, cli_env, run
+from tests.test_faults import long_article
 
 pytestmark = pytest.mark.server
 
@@ -28,32 +34,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def chroma_server(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`chroma run` on loopback, its files in `data`, ready for requests."""
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
     assert chroma, "the chroma command comes with the chromadb package"
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
     process = subprocess.Popen(
         [chroma, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("chroma run did not start") from None
                 time.sleep(0.2)
-        yield url
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    with chroma_server(tmp_path_factory.mktemp("chroma-server"), port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_ingest_and_ask_through_a_chroma_server(
@@ -140,3 +151,49 @@ def test_two_api_processes_share_one_chroma_server(chroma_url: str, tmp_path: Pa
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_server_killed_mid_ingest_is_one_line_and_check_mends_it(tmp_path: Path) -> None:
+    """The server dies while chunks are written: one line and exit 1; once it is back, `rag
+    check` removes the half-written article and reads it again from its file."""
+    port, files = free_port(), tmp_path / "chroma-files"
+    url = f"http://127.0.0.1:{port}"
+    article = long_article(tmp_path / "news", 900)
+    with chroma_server(files, port) as server:
+        writer = subprocess.Popen(
+            [RAG, "ingest", str(article)], env=cli_env(tmp_path / "data") | {"RAG_CHROMA_URL": url},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 240
+        while _chunks(url) == 0 and writer.poll() is None:
+            assert time.monotonic() < deadline, "the ingest wrote nothing"
+            time.sleep(0.2)
+        server.kill()
+        out, err = writer.communicate(timeout=300)
+    if writer.returncode == 0:
+        pytest.skip("the ingest finished before the server was killed")
+    assert writer.returncode == 1 and "Traceback" not in err
+    assert err.strip() == (
+        f"error: the Chroma server at {url} stopped answering while writing chunks: "
+        "start it again, then run `rag check`"
+    )
+    with chroma_server(files, port):
+        repaired = run("check", "--json", data=tmp_path / "data", RAG_CHROMA_URL=url)
+        assert repaired.returncode == 0, repaired.stderr
+        report = json.loads(repaired.stdout)
+        assert [b["doc_id"] for b in report["broken"]] == ["long"]
+        assert report["reingested"] == 1
+        again = run("check", data=tmp_path / "data", RAG_CHROMA_URL=url)
+        assert again.stdout.startswith("index in order: ") and " of 1 article " in again.stdout
+
+
+def _chunks(url: str) -> int:
+    try:
+        client = chromadb.HttpClient(
+            host="127.0.0.1",
+            port=int(url.rsplit(":", 1)[1]),
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        return int(client.get_collection("news").count())
+    except Exception:  # noqa: BLE001 - no collection yet
+        return 0

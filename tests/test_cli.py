@@ -15,17 +15,22 @@ from tests.conftest import HEADLINE, SEEDS
 RAG = str(Path(sys.executable).parent / "rag")
 
 
-def run(
-    *args: str, data: Path, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    environment = (
+def cli_env(data: Path, **env: str) -> dict[str, str]:
+    """The environment of a `rag` process on `data`: no RAG_ or OPENAI_ setting of ours."""
+    return (
         {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
         | {"RAG_DATA_DIR": str(data), "RAG_CORPUS_DIR": str(SEEDS), "HF_HUB_OFFLINE": "1"}
         | env
     )
+
+
+def run(
+    *args: str, data: Path, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [RAG, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=300
-    )
+        [RAG, *args], input=stdin, capture_output=True, text=True, env=cli_env(data, **env),
+        timeout=300,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +53,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "date_origins",
         "duplicates",
         "articles",
+        "check",
     }
     assert report["date_origins"] == {"metadata.json": 5} and report["undated"] == []
     assert report["added"] == 5 and report["embedded"] == report["chunks"] > 0

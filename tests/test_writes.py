@@ -4,7 +4,6 @@ leave every article and vector in place; a writer that may not wait fails at onc
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -16,12 +15,7 @@ from rag import RagEngine
 from rag.embeddings import LocalEmbedder
 from rag.writelock import LOCK_FILE, OWNER_FILE
 from tests.conftest import ROOT, settings
-from tests.test_cli import RAG
-
-
-def _env(data: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    return base | {"RAG_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "RAG_LLM": "extractive"}
+from tests.test_cli import RAG, cli_env
 
 
 def _folders(tmp_path: Path, count: int, size: int) -> list[Path]:
@@ -45,7 +39,7 @@ def test_three_concurrent_ingests_keep_every_article_and_vector(
     runs = [
         subprocess.Popen(
             [RAG, "ingest", str(folder), "--json"],
-            env=_env(data),
+            env=cli_env(data),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -69,6 +63,10 @@ def test_three_concurrent_ingests_keep_every_article_and_vector(
     assert engine.indexer.store.ids() == lexical.alive_ids()  # every vector is there
     again = engine.ingest(folders)
     assert (again.unchanged, again.embedded) == (300, 0)
+    checked = subprocess.run(
+        [RAG, "check", "--dry-run"], env=cli_env(data), capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0 and checked.stdout.startswith("index in order: 4"), checked
 
 
 def test_an_ingest_that_may_not_wait_fails_at_once_naming_the_writer(tmp_path: Path) -> None:
@@ -80,7 +78,7 @@ def test_an_ingest_that_may_not_wait_fails_at_once_naming_the_writer(tmp_path: P
         (data / OWNER_FILE).write_text("pid 4242")
         refused = subprocess.run(
             [RAG, "ingest", str(folder), "--no-wait"],
-            env=_env(data), capture_output=True, text=True, timeout=300,
+            env=cli_env(data), capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert refused.returncode == 1
         assert refused.stderr.strip().splitlines() == [
@@ -88,7 +86,7 @@ def test_an_ingest_that_may_not_wait_fails_at_once_naming_the_writer(tmp_path: P
         ]
         waiting = subprocess.Popen(
             [RAG, "ingest", str(folder), "--json"],
-            env=_env(data), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env(data), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         time.sleep(8)
         assert waiting.poll() is None  # it waits for the lock

@@ -114,7 +114,8 @@ def is_junk_line(line: str) -> bool:
 
 
 def clean(source: str) -> CleanText:
-    """Drop boilerplate lines and footers; paragraphs are joined by one blank line."""
+    """Drop boilerplate lines and footers; paragraphs are joined by one blank line, and the
+    lines of a hard-wrapped paragraph by a space (`_wrapped`)."""
     lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]*", source) if m.group().strip()]
     for i, (start, line) in enumerate(lines):
         tail = len(source) - start
@@ -125,19 +126,50 @@ def clean(source: str) -> CleanText:
         ):
             lines = lines[:i]
             break
-    parts: list[str] = []
+    lines = [(start, line) for start, line in lines if not is_junk_line(line)]
+    width = max((len(line.rstrip()) for _, line in lines), default=0)
+    if sum(len(line.rstrip()) >= _WRAPPED_SHARE * width for _, line in lines) < _WRAPPED_LINES:
+        width = WRAP_COLUMNS + 1  # too few full lines to tell a wrapped text
+    pieces: list[str] = []
     anchors: list[tuple[int, int]] = []
     offset = 0
-    for start, line in lines:
-        if is_junk_line(line):
-            continue
+    for i, (start, line) in enumerate(lines):
         body = line.strip()
-        if offset:
-            offset += 2  # the "\n\n" that joins paragraphs
+        if i:
+            joined = i > 1 and _wrapped(lines[i - 1], start, width, source)  # not a headline
+            pieces.append(" " if joined else "\n\n")
+            offset += 1 if joined else 2
         anchors.append((offset, start + line.index(body)))
-        parts.append(body)
+        pieces.append(body)
         offset += len(body)
-    return CleanText("\n\n".join(parts), tuple(anchors))
+    return CleanText("".join(pieces), tuple(anchors))
+
+
+# Plain text is hard-wrapped at a fixed width of at most this many columns (72 to 80 by
+# convention); a text whose lines run longer puts one paragraph on each line.
+WRAP_COLUMNS = 100
+# A line wrapped mid-sentence fills at least this share of the text's width, and a wrapped
+# text has at least this many such lines.
+_WRAPPED_SHARE = 0.6
+_WRAPPED_LINES = 3
+
+
+def _wrapped(previous: tuple[int, str], start: int, width: int, source: str) -> bool:
+    """Whether the line at `start` continues the sentence of the line before it: the text
+    is hard-wrapped, the line before (never the first, which may be the headline) is nearly
+    full, no blank line parts them, and it ends mid-sentence."""
+    before, line = previous
+    end = before + len(line)
+    text = line.rstrip()
+    return (
+        width <= WRAP_COLUMNS
+        and len(text) >= _WRAPPED_SHARE * width
+        and source.count("\n", end, start) == 1
+        and not _SENTENCE_END_CHARS.search(text)
+    )
+
+
+_SENTENCE_END_CHARS = re.compile(r"[.!?:;\"”’')\]]$")
 
 
 def _decoded(data: bytes) -> tuple[str, str]:
@@ -232,7 +264,6 @@ def compose(
     *,
     path: Path,
     where: str,
-    digest: bytes,
     headline_line: bool,
     read_from: str = "",
     year: Callable[[], tuple[int | None, str | None]] = lambda: (None, None),
@@ -277,7 +308,10 @@ def compose(
         origins["url"] = "dropped (not a web address)"
     meta = {"title": values["title"], "outlet": values.get("outlet"), "published": published,
             "url": url}  # fmt: skip
-    sha = hashlib.sha256(digest + json.dumps(meta, sort_keys=True).encode()).hexdigest()
+    # of the text as indexed: a change to the cleaning reaches articles already indexed
+    sha = hashlib.sha256(
+        (cleaned.text + json.dumps(meta, sort_keys=True)).encode("utf-8")
+    ).hexdigest()
     return Article(
         doc_id=doc_id,
         path=path,
@@ -337,7 +371,6 @@ def read_article(
         metadata,
         path=path,
         where=str(path),
-        digest=data,
         headline_line=suffix not in {".html", ".htm"},
         year=year,
     )
@@ -358,7 +391,6 @@ def article_of(
         sidecar,
         path=path,
         where=record.where,
-        digest=record.text.encode("utf-8"),
         headline_line=False,
         read_from=source,
     )

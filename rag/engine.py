@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.compose import ABSTENTION, Composer, Composition, time_scoped_abstention
+from rag.compose.base import checked_markers
 from rag.compose.llm import LLMComposer
 from rag.compose.reader import Reader
 from rag.config import Settings
@@ -271,6 +272,7 @@ class RagEngine:
         retrieved: float,
     ) -> Answer:
         done = time.perf_counter()
+        composition = checked_markers(composition)
         return Answer(
             question=question,
             text=composition.text,

@@ -22,6 +22,7 @@ from rag.store import ChunkRecord, ChunkStore
 from rag.text import (
     STOPWORDS,
     base_form,
+    neutral_markers,
     normalise,
     sentence_spans,
     speaks,
@@ -191,7 +192,7 @@ def to_passage(record: ChunkRecord, score: float, copies: list[str] | None = Non
     return Passage(
         doc_id=meta["doc_id"],
         chunk_id=record.chunk_id,
-        text=record.text,
+        text=neutral_markers(record.text),
         score=round(score, 6),
         title=meta.get("title", ""),
         outlet=meta.get("outlet") or None,
@@ -261,7 +262,8 @@ class HybridRetriever:
         lexical = self.indexer.lexical()
         analysis = analyse(question, lexical)
         vector = self.embedder.embed([plain(question)])[0]
-        return Retrieval(passages, analysis, vector, lexical)
+        neutral = [p.model_copy(update={"text": neutral_markers(p.text)}) for p in passages]
+        return Retrieval(neutral, analysis, vector, lexical)
 
     def retrieve(
         self,

@@ -31,6 +31,42 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+# What reads as one of the engine's citation markers ("[2]", "[1, 3]", "[^4]", "[2-5]") when
+# it stands in article text: a footnote of the source, or text planted to look like a citation.
+_MARKER_LOOKALIKE = re.compile(r"\[(\s*\^?\d+(?:\s*[,;–-]\s*\d+)*\s*)\]")
+
+
+def neutral_markers(text: str) -> str:
+    """Article text with marker look-alikes in round brackets ("[1]" -> "(1)"): only the
+    engine's own markers link to a citation. The length is kept, so offsets still hold."""
+    if "[" not in text:
+        return text
+    return _MARKER_LOOKALIKE.sub(lambda m: f"({m.group(1)})", text)
+
+
+# Sentences that speak to the reader of the text as to an assistant: the conventions of
+# prompt injection ("Ignore previous instructions", "SYSTEM:", "you must answer"). Such a
+# sentence is an instruction planted in the text, not a report of the news.
+_ADDRESSES_ASSISTANT = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:(?:previous|prior|above|earlier|preceding|original|system)\s+)?(?:instructions?|prompts?|"
+    r"directions|guidelines)\b"
+    r"|\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|"
+    r"above|earlier|preceding)\s+(?:rules|context|messages|text)\b"
+    r"|(?:^|[\s\"“'(\[])(?:system|assistant|developer)\s*(?:prompt\s*)?:"
+    r"|\b(?:you|the assistant|the model|the ai|the chatbot|the bot|language models?)\s+(?:must|"
+    r"should|shall|are to|have to|need to|will now)\s+(?:\w+\s+)?(?:answer|reply|respond|say|"
+    r"state|output|write|tell the user|claim|print|repeat)\s+(?:that|with|only|exactly|:|[\"“])"
+    r"|\bas an ai\b|\bnew instructions?\s*:",
+    re.I,
+)
+
+
+def addresses_assistant(sentence: str) -> bool:
+    """Whether a sentence gives orders to whoever reads it (`_ADDRESSES_ASSISTANT`)."""
+    return _ADDRESSES_ASSISTANT.search(sentence) is not None
+
+
 def same_words(a: str, b: str) -> bool:
     """The same words in the same order, whatever the case, spacing and punctuation."""
     return [w.lower() for w in words(a)] == [w.lower() for w in words(b)]

@@ -45,7 +45,7 @@ def cite_first_passage(body: dict[str, Any]) -> str:
     """A well-behaved model for the engine's prompt: restates the first passage's first
     sentence and cites it."""
     prompt = body["messages"][-1]["content"]
-    first = prompt.split("[1]", 1)[1].split("\n", 2)[1]
+    first = prompt.split('<passage n="1"', 1)[1].split("\n", 2)[1]
     return f"{first.split('. ')[0].rstrip('.')} [1]."
 
 

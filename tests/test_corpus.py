@@ -112,3 +112,23 @@ def test_bad_files_are_skipped_by_name_and_the_rest_ingested(tmp_path: Path) -> 
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or folder"):
         scan([tmp_path / "nope"])
+
+
+def test_a_hard_wrapped_paragraph_is_read_as_whole_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "wrapped.txt"
+    path.write_text(
+        "Dock strike talks to resume\n\n"
+        "The port authority said on Tuesday that talks with the dock workers' union\n"
+        "would resume next week, after a strike closed three terminals. Exporters\n"
+        "said the stoppage had cost them about four million dollars.\n\n"
+        "A union spokeswoman said its members wanted a pay rise of five percent over\n"
+        "two years.\n"
+    )
+    article = read_article(path)
+    assert article.title == "Dock strike talks to resume"
+    assert article.text == (
+        "The port authority said on Tuesday that talks with the dock workers' union would "
+        "resume next week, after a strike closed three terminals. Exporters said the stoppage "
+        "had cost them about four million dollars.\n\nA union spokeswoman said its members "
+        "wanted a pay rise of five percent over two years."
+    )

@@ -41,7 +41,7 @@ def test_the_prompt_numbers_passages_and_forbids_outside_knowledge(
     assert request["model"] == "fake-model"
     system, user = request["messages"][0]["content"], request["messages"][1]["content"]
     assert "ONLY the numbered passages" in system and ABSTAIN_PHRASE in system
-    assert "[1]" in user and "[5]" in user and HEADLINE in user
+    assert '<passage n="1"' in user and '<passage n="5"' in user and HEADLINE in user
 
 
 def test_a_cited_answer_gets_exact_quotes(llm_engine: RagEngine) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from dataclasses import dataclass, field
 
 from rag import Answer, Citation, DocumentInfo, Passage
+from rag.compose.base import MARKER
 
-MARKER = re.compile(r"\[(\d+)\]")
 SNIPPET_CHARS = 320
 
 STYLE = """<style>

@@ -3,11 +3,12 @@ citations that quote an exact span of the cleaned article text."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rag.prompts import ABSTAIN_PHRASE, TIME_ABSTAIN
 from rag.retrieve import Retrieval
-from rag.text import same_words, sentence_spans
+from rag.text import addresses_assistant, same_words, sentence_spans
 from rag.timeline import Span, Window, day_label, iso_dates
 from rag.types import Citation, Passage
 
@@ -20,6 +21,19 @@ class Composition:
 
 
 ABSTENTION = Composition(text=ABSTAIN_PHRASE, abstained=True)
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def checked_markers(composition: Composition) -> Composition:
+    """The composition with every `[n]` of its text naming one of its citations: a marker
+    that names none is removed (article text cannot carry one: `neutral_markers`)."""
+    known = {c.n for c in composition.citations}
+    text = MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in known else "", composition.text)
+    if text == composition.text:
+        return composition
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    return Composition(text, composition.citations, composition.abstained)
 
 
 def time_scoped_abstention(window: Window, closest: Passage) -> Composition:
@@ -51,14 +65,18 @@ class Sentence:
 
 
 def passage_sentences(passages: list[Passage], skip_titles: bool = False) -> list[Sentence]:
-    """Every distinct sentence of the passages (overlapping chunks repeat sentences);
-    with `skip_titles`, headlines are left out: they restate the topic, they don't answer."""
+    """Every distinct sentence of the passages that can be evidence (overlapping chunks
+    repeat sentences): one that gives orders to its reader ("ignore previous instructions")
+    is text planted for a model, never an answer. With `skip_titles`, headlines are left out:
+    they restate the topic, they don't answer."""
     seen: set[tuple[str, int]] = set()
     found = []
     for i, passage in enumerate(passages):
         for start, end in sentence_spans(passage.text):
             key = (passage.doc_id, passage.start + start)
             if skip_titles and same_words(passage.text[start:end], passage.title):
+                continue
+            if addresses_assistant(passage.text[start:end]):
                 continue
             if key not in seen:
                 seen.add(key)

@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Query, Security, UploadFile
 from fastapi import Path as PathParam
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ConfigDict, Field
@@ -56,6 +57,7 @@ from rag.api_models import (
 )
 from rag.config import Settings
 from rag.engine import AnswerStream, RagEngine
+from rag.errors import ConfigError
 from rag.text import token_counter
 from rag.types import Answer, IndexStatus, SkippedFile
 from rag.uploads import Incoming, UploadFolder, safe_name
@@ -122,9 +124,12 @@ def _stream(events: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
-    """The FastAPI application serving `engine` (limits and the write key from `settings`,
-    by default the engine's)."""
+def create_app(
+    engine: RagEngine, settings: Settings | None = None, hosts: tuple[str, ...] = ()
+) -> FastAPI:
+    """The FastAPI application serving `engine` (limits, keys, allowed hosts and CORS from
+    `settings`, by default the engine's; `hosts`: the Host names to answer to when the
+    settings name none)."""
     settings = settings or engine.settings
     app = FastAPI(
         title="news-rag",
@@ -135,12 +140,24 @@ def create_app(engine: RagEngine, settings: Settings | None = None) -> FastAPI:
             "server-sent events. Write endpoints need `Authorization: Bearer $RAG_API_KEY`."
         ),
     )
+    if settings.api_read_auth and settings.api_key is None:
+        raise ConfigError("RAG_API_READ_AUTH needs RAG_API_KEY: the key that reads would need")
     app.add_middleware(
         Guard,
         key=settings.api_key,
         body_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes * settings.max_upload_files + MULTIPART_SLACK,
+        read_auth=settings.api_read_auth,
+        hosts=hosts or settings.hosts or ("*",),
+        body_timeout=settings.body_timeout,
     )
+    if settings.origins:  # the outermost layer: a browser's preflight is answered first
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     api_errors.install(app)
     uploads = UploadFolder(settings.data_dir / "uploads")
     bearer = HTTPBearer(

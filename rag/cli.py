@@ -373,18 +373,28 @@ def serve(
     sock = bind(host, port)  # before the model loads: a taken port fails at once
     try:
         engine = make_engine()
-        if not _loopback(host) and engine.settings.api_key is None:
+        settings = engine.settings
+        if not _loopback(host) and settings.api_key is None:
             err.print(
                 f"[yellow]warning:[/yellow] serving on {escape(host)} without RAG_API_KEY: "
                 "anyone who can reach it can ask questions and list the articles (writes stay "
                 "off); set RAG_API_KEY or serve on 127.0.0.1"
             )
+        elif not _loopback(host) and not settings.api_read_auth:
+            err.print(
+                f"[yellow]warning:[/yellow] serving on {escape(host)}: questions and the "
+                "article list need no key (writes do); set RAG_API_READ_AUTH=true to require "
+                "RAG_API_KEY for them too"
+            )
+        # on loopback, answer only to this machine's names (a web page elsewhere cannot
+        # reach the API through DNS rebinding)
+        local = ("localhost", "127.0.0.1", "::1") if _loopback(host) else ()
         status = engine.status()
         if status.ready:
             engine.retrieve("warm-up", k=1)  # load the model and the BM25 copy now
         out.print(f"news-rag API on {url(sock)} ({escape(describe(status))})")
         sys.stdout.flush()
-        run(create_app(engine), sock)
+        run(create_app(engine, hosts=local), sock)
     finally:
         sock.close()
 

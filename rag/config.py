@@ -82,6 +82,31 @@ class Settings(BaseSettings):
         validation_alias="RAG_API_KEY",
         description="Bearer token the HTTP API requires for write endpoints.",
     )
+    api_read_auth: bool = Field(
+        False,
+        validation_alias="RAG_API_READ_AUTH",
+        description="Require RAG_API_KEY for reads too (questions, the article list); "
+        "/healthz stays open.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        validation_alias="RAG_ALLOWED_HOSTS",
+        description="Host names the HTTP API answers to, comma-separated (`*.example.com` "
+        "allowed); unset: any, or only this machine's names when `rag serve` listens on "
+        "loopback.",
+    )
+    cors_origins: str = Field(
+        "",
+        validation_alias="RAG_CORS_ORIGINS",
+        description="Web origins whose pages may call the HTTP API from a browser, "
+        "comma-separated (`*`: any); unset: none.",
+    )
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="RAG_BODY_TIMEOUT",
+        description="Seconds the HTTP API waits for a whole request body to arrive.",
+    )
     max_body_bytes: int = Field(
         1_048_576,
         ge=1024,
@@ -132,6 +157,14 @@ class Settings(BaseSettings):
         return tuple(self.upload_suffixes.split(","))
 
     @property
+    def hosts(self) -> tuple[str, ...]:
+        return _listed(self.allowed_hosts)
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return _listed(self.cors_origins)
+
+    @property
     def llm_mode(self) -> Literal["openai", "extractive"]:
         """The composer actually used, with `auto` resolved."""
         if self.llm == "auto":
@@ -144,3 +177,7 @@ class Settings(BaseSettings):
         if self.embed == "local":
             return f"local:{LOCAL_EMBED_MODEL}"
         return f"openai:{self.embed_model}"
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())

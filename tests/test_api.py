@@ -589,7 +589,7 @@ def test_a_failing_llm_is_a_502_before_any_stream_starts(
 
 # -- rag serve -------------------------------------------------------------------------------
 @pytest.mark.parametrize("key", [None, KEY])
-def test_rag_serve_on_every_address_warns_without_a_key(
+def test_rag_serve_on_every_address_warns_of_open_reads(
     seeded_copy: Path, tmp_path: Path, key: str | None
 ) -> None:
     values = {"RAG_API_KEY": key} if key else {}
@@ -599,8 +599,26 @@ def test_rag_serve_on_every_address_warns_without_a_key(
         assert "http://0.0.0.0:" in server.process.stdout.readline()  # printed once it listens
     finally:
         server.stop()
-    warned = "warning: serving on 0.0.0.0 without RAG_API_KEY" in server.log.read_text()
-    assert warned is (key is None)
+    log = server.log.read_text()
+    if key is None:
+        assert "warning: serving on 0.0.0.0 without RAG_API_KEY" in log
+    else:  # writes need the key; reads don't unless RAG_API_READ_AUTH says so
+        assert "set RAG_API_READ_AUTH=true to require RAG_API_KEY" in log
+
+
+def test_rag_serve_with_reads_behind_the_key_does_not_warn(
+    seeded_copy: Path, tmp_path: Path
+) -> None:
+    server = ServeProcess(
+        seeded_copy, tmp_path / "serve.log", host="0.0.0.0", RAG_API_KEY=KEY,
+        RAG_API_READ_AUTH="true",
+    )  # fmt: skip
+    try:
+        assert server.process.stdout is not None
+        assert "http://0.0.0.0:" in server.process.stdout.readline()
+    finally:
+        server.stop()
+    assert "warning" not in server.log.read_text()
 
 
 def test_rag_serve_prints_its_url_and_serves(seeded_copy: Path, tmp_path: Path) -> None:

@@ -61,10 +61,10 @@ def ingest(spec: Spec) -> IngestResult:
 
     shown = [0]
 
-    def progress(done: int, total: int) -> None:  # articles: about `total` in all
+    def progress(done: float, total: int) -> None:  # articles: about `total` in all
         if total and (done == total or done - shown[0] >= 1000):
-            shown[0] = done
-            log(f"    ours: ingested {done}/{total} articles")
+            shown[0] = int(done)
+            log(f"    ours: ingested {int(done)}/{total} articles")
 
     report = engine.ingest([spec.corpus], progress=progress)
     ingested = time.perf_counter()

@@ -510,7 +510,7 @@ def eval(  # noqa: A001 - the command is called `eval`
 
 
 @contextmanager
-def _progress(description: str, unit: str = "") -> Iterator[Callable[[int, int], None]]:
+def _progress(description: str, unit: str = "") -> Iterator[Callable[[float, int], None]]:
     """A progress bar on a terminal, silence elsewhere; yields an update(done, total). With a
     `unit`, it shows the rate and the time left."""
     if not err.is_terminal:

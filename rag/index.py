@@ -39,7 +39,8 @@ from rag.types import (
     SkippedFile,
 )
 
-Progress = Callable[[int, int], None]
+# (articles done, about how many in all); a fraction while one article's chunks are written
+Progress = Callable[[float, int], None]
 EMBED_BATCH = 128
 ARTICLE_BATCH = 2000  # articles read, chunked and written at a time
 
@@ -559,9 +560,9 @@ class Indexer:
             )
             to_write.extend(article_chunks(article, self.config, copies.story(article)))
 
-        def step(chunks_done: int, chunks: int) -> None:
+        def step(chunks_done: float, chunks: int) -> None:
             if progress:
-                progress(min(done + len(batch) * chunks_done // max(chunks, 1), expected), expected)
+                progress(min(done + len(batch) * chunks_done / max(chunks, 1), expected), expected)
 
         if to_write or stale_ids or rebuild:
             self._commit(lexical, to_write, stale_ids, lambda: self._write(to_write, step, known))

@@ -21,6 +21,27 @@ HEADLINE = "What did May say about Russia in July 2016?"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+STORY = (
+    "The port authority in {city} said on Tuesday that talks with the dock workers' union "
+    "would resume next week, after a strike closed three terminals. Exporters said the "
+    "stoppage had cost them about {n} million dollars. A spokeswoman for the union said its "
+    "members wanted a pay rise of {pct} percent over two years."
+)
+CITIES = ["Lisbon", "Porto", "Valencia", "Genoa", "Antwerp", "Gdansk"]
+
+
+def long_article(folder: Path, paragraphs: int, name: str = "long.txt") -> Path:
+    """One long article: a headline and many distinct paragraphs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "\n\n".join(
+        STORY.format(city=CITIES[i % len(CITIES)], n=i + 3, pct=i % 9 + 2)
+        for i in range(paragraphs)
+    )
+    path = folder / name
+    path.write_text(f"Dock strike talks to resume\n\n{body}\n", "utf-8")
+    return path
+
+
 _real_connect = socket.socket.connect
 
 

@@ -21,9 +21,8 @@ from chromadb.config import Settings as ChromaSettings
 from rag import RagEngine, StoreError
 from rag.embeddings import LocalEmbedder
 from tests.api_server import KEY, ServeProcess
-from tests.conftest import HEADLINE, SEEDS, settings
+from tests.conftest import HEADLINE, SEEDS, long_article, settings
 from tests.test_cli import RAG, cli_env, run
-from tests.test_faults import long_article
 
 pytestmark = pytest.mark.server
 

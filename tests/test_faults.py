@@ -22,28 +22,8 @@ from chromadb.config import Settings as ChromaSettings
 from rag import RagEngine, StoreError
 from rag.embeddings import LocalEmbedder
 from rag.store import ChunkStore
-from tests.conftest import HEADLINE, ROOT, SEEDS, settings
+from tests.conftest import HEADLINE, ROOT, SEEDS, long_article, settings
 from tests.test_cli import RAG, cli_env, run
-
-STORY = (
-    "The port authority in {city} said on Tuesday that talks with the dock workers' union "
-    "would resume next week, after a strike closed three terminals. Exporters said the "
-    "stoppage had cost them about {n} million dollars. A spokeswoman for the union said its "
-    "members wanted a pay rise of {pct} percent over two years."
-)
-CITIES = ["Lisbon", "Porto", "Valencia", "Genoa", "Antwerp", "Gdansk"]
-
-
-def long_article(folder: Path, paragraphs: int, name: str = "long.txt") -> Path:
-    """One long article: a headline and many distinct paragraphs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    body = "\n\n".join(
-        STORY.format(city=CITIES[i % len(CITIES)], n=i + 3, pct=i % 9 + 2)
-        for i in range(paragraphs)
-    )
-    path = folder / name
-    path.write_text(f"Dock strike talks to resume\n\n{body}\n", "utf-8")
-    return path
 
 
 def _collection(data: Path) -> Any:

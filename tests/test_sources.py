@@ -16,7 +16,7 @@ from rag.ingest import datelines
 from rag.ingest.records import FieldNames, Problem, Record, read_records
 from rag.ingest.reuters import read_sgml
 from rag.types import IngestReport
-from tests.conftest import SEEDS, settings
+from tests.conftest import SEEDS, long_article, settings
 
 STORY = (
     "The city council approved the new budget on Tuesday after a long debate, officials said. "
@@ -305,3 +305,17 @@ def test_an_article_over_the_size_limit_is_skipped_by_name(
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     limit = "the limit for one article is 2,000 (RAG_MAX_UPLOAD_BYTES)"
     assert reasons["huge.txt"].endswith(limit) and reasons["dump.jsonl line 2"].endswith(limit)
+
+
+def test_progress_moves_inside_one_large_article(
+    tmp_path: Path, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rag.index.EMBED_BATCH", 8)
+    article = long_article(tmp_path / "news", 60)
+    seen: list[tuple[float, int]] = []
+    RagEngine(settings(tmp_path / "data"), embedder=embedder).ingest(
+        [article], progress=lambda done, total: seen.append((done, total))
+    )
+    inside = sorted({done for done, total in seen if 0 < done < 1 and total == 1})
+    assert len(inside) >= 2, seen  # the bar moves while the one article's chunks are written
+    assert seen[-1] == (1, 1)

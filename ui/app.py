@@ -219,9 +219,10 @@ def ingest_uploads(engine: RagEngine) -> None:
             with st.sidebar.status(f"Ingesting {len(accepted)} file(s)…", expanded=True) as box:
                 bar = st.progress(0.0, text="Reading and chunking…")
 
-                def progress(done: int, total: int) -> None:
+                def progress(done: float, total: int) -> None:
                     bar.progress(
-                        done / total if total else 1.0, text=f"Ingested {done}/{total} articles"
+                        min(done / total, 1.0) if total else 1.0,
+                        text=f"Ingested {int(done)}/{total} articles",
                     )
 
                 report, error = guarded(lambda: engine.ingest(staged.paths, progress=progress))

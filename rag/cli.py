@@ -68,8 +68,8 @@ def one_line_errors(command: F) -> F:
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             raise fail(f"{exc.strerror or exc}{where}", 1) from None
-        except Exception as exc:
-            if os.environ.get("RAG_DEBUG"):
+        except BaseException as exc:  # an Exception, or a panic of a native library
+            if os.environ.get("RAG_DEBUG") or isinstance(exc, (SystemExit, GeneratorExit)):
                 raise
             said = next((line for line in str(exc).splitlines() if line.strip()), "")
             raise fail(
@@ -226,6 +226,10 @@ def check_findings(report: Any) -> list[str]:
     """What a check found, one phrase each."""
     did = report.repaired
     found = []
+    if report.copy_rebuilt:
+        found.append(
+            "the lexical copy could not be read" + (", built again from Chroma" if did else "")
+        )
     if report.restored:
         found.append(
             f"{len(report.restored)} chunks Chroma had lost"
@@ -589,7 +593,26 @@ def _comparison(report: dict[str, Any], title: str) -> Any:
     return table
 
 
+def quiet_native_output() -> None:
+    """Native libraries (Chroma's Rust core, onnxruntime) write panics and warnings straight
+    to file descriptor 2, past Python, many lines of them before the error they end in. Send
+    those to nothing, and keep Python's stderr (the one-line errors, the progress bar) where
+    it was. RAG_DEBUG=1 keeps everything."""
+    if os.environ.get("RAG_DEBUG"):
+        return
+    try:
+        sys.stderr.flush()
+        kept = os.dup(2)
+        nothing = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nothing, 2)
+        os.close(nothing)
+    except OSError:
+        return  # no file descriptor 2 to move: nothing to quiet
+    sys.stderr = os.fdopen(kept, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+
+
 def main() -> None:
+    quiet_native_output()
     app()
 
 

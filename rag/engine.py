@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -178,6 +179,9 @@ class RagEngine:
         targets = list(paths) if paths else [self.settings.corpus_dir]
         corpus = scan(targets, fields, self.settings.max_upload_bytes)
         with writing(self.settings.data_dir, wait, notify):
+            if rebuild and self._client is None and not self.settings.chroma_url:
+                # start from no files at all: a rebuild also mends a database Chroma can't open
+                shutil.rmtree(self.settings.data_dir / "chroma", ignore_errors=True)
             return self.indexer.sync(corpus, rebuild=rebuild, progress=progress, replace=replace)
 
     def check(self, repair: bool = True, wait: bool = True) -> CheckReport:

@@ -35,5 +35,9 @@ class StoreError(RagError):
     """The vector store or the data directory cannot be reached or written."""
 
 
+class DamagedCopyError(StoreError):
+    """A file of the lexical copy beside Chroma cannot be read; `rag check` rebuilds it."""
+
+
 class LLMError(RagError):
     """The language-model server failed: auth, rate limit, timeout, server error."""

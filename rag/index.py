@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 from rag.chunking import chunk_text
 from rag.corpus import Article, CorpusScan
 from rag.embeddings import Embedder
+from rag.errors import DamagedCopyError
 from rag.ingest import duplicates
 from rag.lexical import LexicalIndex, SentenceVectors
 from rag.store import ChunkRecord, ChunkStore
@@ -411,8 +413,23 @@ class Indexer:
         with `repair` mend what differs, re-embedding only that: chunks Chroma lost are
         written again from the copy, whole articles the copy lacks are added to it, and the
         chunks of half-written articles are removed (`BrokenArticle`). `full` also reads every
-        vector back and embeds again those that cannot be read."""
+        vector back and embeds again those that cannot be read. A copy whose files cannot be
+        read is rebuilt from Chroma."""
         started = time.perf_counter()
+        try:
+            report = self._check(repair, full)
+        except DamagedCopyError:
+            if not repair:
+                raise
+            with self._lock:
+                shutil.rmtree(self.bm25_dir, ignore_errors=True)
+                self._lexical = None
+            report = self._check(repair, full)
+            report.copy_rebuilt = True
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _check(self, repair: bool, full: bool) -> CheckReport:
         with self._lock:
             self.store.check_model()
             copy = self.lexical()  # at the store's version: caught up if it was behind
@@ -453,7 +470,6 @@ class Indexer:
             lexical = self._lexical or copy
             report.chunks = self.store.count()
             report.articles = len(lexical.documents())
-            report.seconds = round(time.perf_counter() - started, 3)
             return report
 
     def sync(

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.errors import DamagedCopyError
 from rag.names import names_in, variant_pairs
 from rag.store import ChunkRecord
 from rag.text import STOPWORDS, normalise, words
@@ -142,7 +143,13 @@ class Segment:
     def record(self, row: int) -> ChunkRecord:
         found = self._records.get(row)
         if found is None:
-            found = ChunkRecord(self.ids[row], self.texts[row], json.loads(self.metas[row]))
+            try:
+                found = ChunkRecord(self.ids[row], self.texts[row], json.loads(self.metas[row]))
+            except ValueError as exc:  # undecodable text or metadata (JSON errors are these)
+                raise DamagedCopyError(
+                    f"the lexical copy is damaged ({type(exc).__name__} in segment "
+                    f"{self.name}): run `rag check` to rebuild it from Chroma"
+                ) from None
             if len(self._records) < 8192:  # the rows questions keep coming back to
                 self._records[row] = found
         return found

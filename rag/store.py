@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -103,10 +104,34 @@ def failure(exc: BaseException, action: str, data_dir: Path | None, url: str | N
                 f"the data directory {data_dir} is no longer writable while {action}: give "
                 "write access back, then run `rag check`"
             )
+    if data_dir is not None and _DAMAGED.search(said):
+        return StoreError(
+            f"the index in {data_dir / 'chroma'} is damaged ({said[:200]}): run `rag ingest "
+            "--rebuild` to build it again"
+        )
     return StoreError(
         f"the index failed while {action} ({detail}): run `rag check` to repair it, or "
         "`rag ingest --rebuild` to build it again"
     )
+
+
+# What sqlite and Chroma say of files they cannot read as a database or an index.
+_DAMAGED = re.compile(r"malformed|not a database|corrupt|checksum|invalid (?:page|header)", re.I)
+
+
+@contextmanager
+def failing(action: str, data_dir: Path | None, url: str | None) -> Iterator[None]:
+    """Any failure of Chroma inside as one `StoreError` line (`failure`): its own errors,
+    sqlite's, httpx's, the OS's, and the panics of its Rust core (which pyo3 raises as a
+    BaseException). Ctrl-C and exits pass through."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        raise failure(exc, action, data_dir, url) from None
 
 
 def _free(data_dir: Path) -> str:
@@ -157,10 +182,8 @@ def connect(data_dir: Path, chroma_url: str | None, timeout: float = 60.0) -> An
         if not chroma_dir.is_dir():
             raise StoreError(f"cannot write to the data directory {data_dir}")
         chroma_dir = _snapshot(chroma_dir)
-    try:
+    with failing("opening the index", data_dir, None):
         return chromadb.PersistentClient(path=str(chroma_dir), settings=chroma_settings)
-    except Exception as exc:  # noqa: BLE001
-        raise failure(exc, "opening the index", data_dir, None) from None
 
 
 def _set_timeout(client: Any, seconds: float) -> None:
@@ -209,22 +232,18 @@ class ChunkStore:
 
     @contextmanager
     def _guard(self, action: str, write: bool = False) -> Iterator[None]:
-        """Any failure of Chroma as one `StoreError` line (`failure`)."""
+        """Any failure of Chroma as one `StoreError` line (`failing`)."""
         if write and self.read_only:
             raise StoreError(
                 f"the index in {self.data_dir} is on read-only storage: it answers questions, "
                 "but ingest and delete need write access"
             )
-        try:
+        with failing(action, self.data_dir, self.url):
             yield
-        except StoreError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - chromadb, sqlite, httpx and OS errors alike
-            raise failure(exc, action, self.data_dir, self.url) from None
 
     def _get(self, create: bool) -> Any:
         if self._collection is None:
-            try:
+            with self._guard("opening the collection"):
                 if create:
                     self._collection = self._client.get_or_create_collection(
                         COLLECTION,
@@ -239,8 +258,6 @@ class ChunkStore:
                     self._collection = self._client.get_collection(
                         COLLECTION, embedding_function=None
                     )
-            except Exception as exc:  # noqa: BLE001
-                raise failure(exc, "opening the collection", self.data_dir, self.url) from None
         return self._collection
 
     def metadata(self) -> dict[str, Any]:
@@ -250,13 +267,11 @@ class ChunkStore:
         state = self._marker_state()
         if state is not None and self._read is not None and self._read[0] == state:
             return dict(self._read[1])
-        try:
+        with self._guard("reading the index"):
             # Re-read: another process may have written since this one opened the collection.
             read = dict(
                 self._client.get_collection(COLLECTION, embedding_function=None).metadata or {}
             )
-        except Exception as exc:  # noqa: BLE001
-            raise failure(exc, "reading the index", self.data_dir, self.url) from None
         self._read = None if state is None else (state, read)
         return dict(read)
 

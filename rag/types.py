@@ -124,13 +124,18 @@ class CheckReport(BaseModel):
         default_factory=list, description="Half-written articles, removed."
     )
     reingested: int = Field(0, description="Broken articles read again from their files.")
+    copy_rebuilt: bool = Field(
+        False, description="The lexical copy could not be read and was built again from Chroma."
+    )
     repaired: bool = Field(False, description="False: only looked (`--dry-run`).")
     full: bool = Field(True, description="Every vector read back (not only the ids compared).")
     seconds: float = 0.0
 
     @property
     def clean(self) -> bool:
-        return not (self.restored or self.re_embedded or self.caught_up or self.broken)
+        return not (
+            self.restored or self.re_embedded or self.caught_up or self.broken or self.copy_rebuilt
+        )
 
 
 class IngestReport(BaseModel):

@@ -197,3 +197,31 @@ def test_a_read_only_index_answers_and_refuses_writes_in_one_line(
     finally:
         if subprocess.run(["umount", str(data)], capture_output=True).returncode != 0:
             subprocess.run(["chmod", "-R", "u+w", str(data)], check=False)
+
+
+def _scribble(path: Path, at: int) -> None:
+    with path.open("r+b") as handle:
+        handle.seek(at)
+        handle.write(b"\xde\xad" * 2048)
+
+
+def test_a_damaged_chroma_database_is_one_line_and_a_rebuild_mends_it(
+    seeded_copy: Path,
+) -> None:
+    _scribble(seeded_copy / "chroma" / "chroma.sqlite3", 4096)
+    for command in (("ask", HEADLINE), ("check",), ("ingest",)):
+        _one_line(run(*command, data=seeded_copy), 1, f"the index in {seeded_copy / 'chroma'}")
+    rebuilt = run("ingest", "--rebuild", "--json", data=seeded_copy)
+    assert rebuilt.returncode == 0 and '"added": 5' in rebuilt.stdout, rebuilt.stderr
+    assert run("check", "--dry-run", data=seeded_copy).stdout.startswith("index in order: ")
+
+
+def test_a_damaged_lexical_copy_is_one_line_and_check_rebuilds_it(seeded_copy: Path) -> None:
+    for segment in (seeded_copy / "bm25").glob("seg-*"):
+        _scribble(segment / "metas.bin", 0)
+    _one_line(run("ask", HEADLINE, data=seeded_copy), 1, "the lexical copy is damaged")
+    repaired = run("check", data=seeded_copy)
+    assert repaired.returncode == 0
+    assert "the lexical copy could not be read, built again from Chroma" in repaired.stdout
+    asked = run("ask", "--json", HEADLINE, data=seeded_copy)
+    assert asked.returncode == 0 and '"abstained": false' in asked.stdout

@@ -225,3 +225,33 @@ def test_a_damaged_lexical_copy_is_one_line_and_check_rebuilds_it(seeded_copy: P
     assert "the lexical copy could not be read, built again from Chroma" in repaired.stdout
     asked = run("ask", "--json", HEADLINE, data=seeded_copy)
     assert asked.returncode == 0 and '"abstained": false' in asked.stdout
+
+
+def test_write_access_lost_mid_ingest_is_one_line_and_check_mends_it(
+    seeded_copy: Path, embedder: LocalEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Write access goes while chunks are written (simulated: root ignores permissions and
+    Linux refuses a read-only remount under open files): the store's write fails as Chroma's
+    does, and the data directory no longer takes files."""
+    article = long_article(tmp_path / "news", 24)
+    monkeypatch.setattr("rag.index.EMBED_BATCH", 8)
+    real_add, calls = ChunkStore._add, []
+
+    def lose_access(self: ChunkStore, records: Any, vectors: Any) -> None:
+        calls.append(len(records))
+        if len(calls) > 1:
+            monkeypatch.setattr("rag.store.writable", lambda folder: False)
+            raise OSError(errno.EACCES, "attempt to write a readonly database")
+        real_add(self, records, vectors)
+
+    monkeypatch.setattr(ChunkStore, "_add", lose_access)
+    with pytest.raises(StoreError) as failed:
+        RagEngine(settings(seeded_copy), embedder=embedder).ingest([article])
+    assert str(failed.value) == (
+        f"the data directory {seeded_copy} is no longer writable while writing chunks: give "
+        "write access back, then run `rag check`"
+    )
+    monkeypatch.undo()
+    engine = RagEngine(settings(seeded_copy), embedder=embedder)
+    assert "long" not in {d.doc_id for d in engine.documents()}
+    assert engine.check().reingested == 1 and engine.check().clean

@@ -33,7 +33,7 @@ _ABBREVIATIONS = frozenset(
 
 # What reads as one of the engine's citation markers ("[2]", "[1, 3]", "[^4]", "[2-5]") when
 # it stands in article text: a footnote of the source, or text planted to look like a citation.
-_MARKER_LOOKALIKE = re.compile(r"\[(\s*\^?\d+(?:\s*[,;–-]\s*\d+)*\s*)\]")
+_MARKER_LOOKALIKE = re.compile(r"\[(\s*\^?\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\s*)\]")
 
 
 def neutral_markers(text: str) -> str:

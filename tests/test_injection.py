@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from rag import RagEngine
+from rag.compose.base import Composition, checked_markers
 from rag.embeddings import LocalEmbedder
 from rag.text import addresses_assistant
-from rag.types import Answer
+from rag.types import Answer, Citation
 from tests.conftest import SEEDS, settings
 from tests.fake_openai import FakeOpenAIServer
 from ui.render import answer_html
@@ -107,3 +108,12 @@ def test_llm_mode_fences_untrusted_passages_and_checks_every_marker(
     assert 'trust="untrusted"' in user
     assert "[9]" not in answer.text  # the model cited a passage it was not given
     _markers_name_citations(answer)
+
+
+def test_only_markers_without_a_citation_are_removed_and_bracketed_years_stay() -> None:
+    cited = Citation(
+        n=1, doc_id="a", title="t", outlet=None, published=None, chunk_id="a#0", quote="q",
+        start=0, end=1,
+    )  # fmt: skip
+    checked = checked_markers(Composition("Sales rose last year [2015] [1]. Paris [2].", [cited]))
+    assert checked.text == "Sales rose last year [2015] [1]. Paris."

@@ -22,7 +22,9 @@ class Composition:
 
 ABSTENTION = Composition(text=ABSTAIN_PHRASE, abstained=True)
 
-MARKER = re.compile(r"\[(\d+)\]")
+# A citation marker: a number of at most three digits in square brackets (a year in brackets,
+# "last year [2015]", is the reader's note of a date, not a marker).
+MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def checked_markers(composition: Composition) -> Composition:

@@ -21,7 +21,7 @@ from rag.text import terms
 from rag.timeline import Window
 from rag.types import Passage
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")  # as `base.MARKER`, or a list
 
 
 def _best_sentence(claim: str, passage: Passage) -> Sentence:

@@ -19,11 +19,12 @@ from rag.conversation import Message, condense_heuristic, condense_with_llm, spl
 from rag.corpus import scan
 from rag.embeddings import CachedEmbedder, Embedder, make_embedder
 from rag.errors import EmptyIndexError, InputError, RagError
+from rag.failures import writable
 from rag.index import ChunkingConfig, Indexer, Progress
 from rag.ingest.records import FieldNames
 from rag.llm import ChatClient
 from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
-from rag.store import ChunkStore, change_marker, connect, writable
+from rag.store import ChunkStore, change_marker, connect
 from rag.types import Answer, CheckReport, DocumentInfo, IndexStatus, IngestReport, Passage
 from rag.writelock import writing
 

@@ -113,22 +113,6 @@ def remember_sentence_reads(record: ChunkRecord) -> None:
             )
 
 
-def _broken(records: Sequence[ChunkRecord]) -> list[BrokenArticle]:
-    """The half-written articles these chunks belong to."""
-    found: dict[str, BrokenArticle] = {}
-    for record in records:
-        meta = record.metadata
-        key = article_key(record.chunk_id)
-        if key not in found:
-            found[key] = BrokenArticle(
-                doc_id=str(meta.get("doc_id", "")),
-                source=str(meta.get("source") or ""),
-                expected=int(meta.get("doc_chunks") or 0),
-            )
-        found[key].chunks += 1
-    return list(found.values())
-
-
 def _offsets(where: str) -> tuple[int, int]:
     start, end = where.split(":")
     return int(start), int(end)
@@ -181,6 +165,22 @@ def split_whole(
         complete = not isinstance(expected, int) or found == expected
         (whole if complete else part).append(record)
     return whole, part
+
+
+def _broken(records: Sequence[ChunkRecord]) -> list[BrokenArticle]:
+    """The half-written articles these chunks belong to."""
+    found: dict[str, BrokenArticle] = {}
+    for record in records:
+        meta = record.metadata
+        key = article_key(record.chunk_id)
+        if key not in found:
+            found[key] = BrokenArticle(
+                doc_id=str(meta.get("doc_id", "")),
+                source=str(meta.get("source") or ""),
+                expected=int(meta.get("doc_chunks") or 0),
+            )
+        found[key].chunks += 1
+    return list(found.values())
 
 
 @dataclass(frozen=True)

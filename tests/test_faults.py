@@ -240,7 +240,7 @@ def test_write_access_lost_mid_ingest_is_one_line_and_check_mends_it(
     def lose_access(self: ChunkStore, records: Any, vectors: Any) -> None:
         calls.append(len(records))
         if len(calls) > 1:
-            monkeypatch.setattr("rag.store.writable", lambda folder: False)
+            monkeypatch.setattr("rag.failures.writable", lambda folder: False)
             raise OSError(errno.EACCES, "attempt to write a readonly database")
         real_add(self, records, vectors)
 

@@ -509,8 +509,12 @@ def eval(  # noqa: A001 - the command is called `eval`
     misses = evaluate.failed_thresholds(report, minima, maxima)
     for miss in misses:
         err.print(f"[red]threshold missed:[/red] {miss}")
+    gates = len(minima) + len(maxima)
     if misses:
+        err.print(f"[red]gate failed[/red]: {len(misses)} of {gates} thresholds missed")
         raise typer.Exit(1)
+    if gates:
+        out.print(f"[green]gate passed[/green]: all {gates} thresholds met")
 
 
 @contextmanager
@@ -547,6 +551,8 @@ def _progress(description: str, unit: str = "") -> Iterator[Callable[[float, int
 def _show_eval(report: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from rag.evaluate import cell
+
     failures = [i for i in report["items"] if not i["correct"]]
     for item in failures:
         out.print(f"[red]✗[/red] [bold]{escape(item['id'])}[/bold] {escape(item['question'])}")
@@ -570,7 +576,7 @@ def _show_eval(report: dict[str, Any]) -> None:
     for t in types:
         table.add_column(t, justify="right")
     for name, value in report["metrics"].items():
-        table.add_row(name, f"{value:g}", *(f"{report['by_type'][t][name]:g}" for t in types))
+        table.add_row(name, cell(value), *(cell(report["by_type"][t][name]) for t in types))
     Console(highlight=False, width=max(out.width, 150)).print(table)
 
 
@@ -578,7 +584,7 @@ def _comparison(report: dict[str, Any], title: str) -> Any:
     """Our metrics beside the baseline's, with the difference (ours minus baseline)."""
     from rich.table import Table
 
-    from rag.evaluate import metric_names
+    from rag.evaluate import cell, metric_names
 
     ours, base = report["metrics"], report["baseline"]["metrics"]
     table = Table(title=f"{title} vs. baseline")
@@ -586,10 +592,10 @@ def _comparison(report: dict[str, Any], title: str) -> Any:
     for name in ("news-rag", "baseline", "difference"):
         table.add_column(name, justify="right")
     for name in metric_names([ours, base]):
-        difference = round(ours[name] - base[name], 4)
-        table.add_row(
-            name, f"{ours[name]:g}", f"{base[name]:g}", f"{difference:+g}" if difference else "0"
-        )
+        a, b = ours[name], base[name]
+        difference = None if a is None or b is None else round(a - b, 4)
+        shown = cell(difference) if not difference else f"{difference:+g}"
+        table.add_row(name, cell(a), cell(b), shown)
     return table
 
 

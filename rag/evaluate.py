@@ -164,19 +164,25 @@ def score_item(
     return result
 
 
-def _mean(values: Sequence[float]) -> float:
-    return round(statistics.fmean(values), 4) if values else 0.0
+def _mean(values: Sequence[float]) -> float | None:
+    """The mean; None when there is nothing to measure (the metric does not apply: hit rate
+    over unanswerable questions, abstention recall over answerable ones)."""
+    return round(statistics.fmean(values), 4) if values else None
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
+def _percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
-        return 0.0
+        return None
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return round(ordered[index], 1)
 
 
-def judge_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
+# A metric table: None where the metric does not apply to the items (`_mean`).
+Metrics = dict[str, float | None]
+
+
+def judge_metrics(results: Sequence[ItemResult]) -> Metrics:
     """The judge's metrics: `judge_correctness` = share of items scoring >= 4 (abstention
     rules in `Judge.judge`), `judge_score` = mean 1-5 score divided by 5 (so in [0.2, 1]),
     `judge_faithfulness` = share of judged non-abstained answers the passages support,
@@ -193,7 +199,7 @@ def judge_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
     }
 
 
-def aggregate(results: Sequence[ItemResult], judged: bool | None = None) -> dict[str, float]:
+def aggregate(results: Sequence[ItemResult], judged: bool | None = None) -> Metrics:
     """The metric table of shared/DESIGN.md over a set of item results, plus the judge's
     metrics when the items were judged (`judged=None`: when any item carries a verdict)."""
     answerable = [r for r in results if r.answerable]
@@ -212,7 +218,7 @@ def aggregate(results: Sequence[ItemResult], judged: bool | None = None) -> dict
         "false_abstention_rate": _mean([float(r.abstained) for r in answerable]),
         "answer_words_median": float(statistics.median([answer_words(r.answer) for r in answered]))
         if answered
-        else 0.0,
+        else None,
         "latency_p50_ms": _percentile([r.latency_ms for r in results], 0.5),
         "latency_p95_ms": _percentile([r.latency_ms for r in results], 0.95),
     }
@@ -297,23 +303,32 @@ def failed_thresholds(
             found = value(key)
             label = key.replace(":", " ")
             if found is None:
-                misses.append(f"{label}: no items of that type")
+                misses.append(f"{label}: no items it applies to")
             elif (found < limit) if below else (found > limit):
                 side = "below the minimum" if below else "above the maximum"
                 misses.append(f"{label} = {found:g} is {side} {limit:g}")
     return misses
 
 
-def metric_names(columns: Sequence[dict[str, float]]) -> list[str]:
+def metric_names(columns: Sequence[Metrics]) -> list[str]:
     """The metrics of the design contract, then extra ones (the judge's) every column has."""
     extra = [m for m in JUDGE_METRICS if columns and all(m in c for c in columns)]
     return [*METRICS, *extra]
 
 
-def markdown_table(columns: dict[str, dict[str, float]]) -> str:
-    """Metrics as a Markdown table, one column per system."""
+def markdown_table(columns: dict[str, Metrics]) -> str:
+    """Metrics as a Markdown table, one column per system ("–" where one does not apply)."""
     names = list(columns)
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for metric in metric_names(list(columns.values())):
-        lines.append(f"| {metric} | " + " | ".join(f"{columns[n][metric]:g}" for n in names) + " |")
+        cells = " | ".join(cell(columns[n].get(metric)) for n in names)
+        lines.append(f"| {metric} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+NOT_APPLICABLE = "–"
+
+
+def cell(value: float | None) -> str:
+    """A metric as a table shows it: "–" where it does not apply."""
+    return NOT_APPLICABLE if value is None else f"{value:g}"

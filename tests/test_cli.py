@@ -198,3 +198,24 @@ def test_an_id_taken_by_another_folder_is_refused_unless_replaced(tmp_path: Path
     assert "approved" in kept["answer"]
     replaced = json.loads(run("ingest", str(second), "--replace", "--json", data=data).stdout)
     assert replaced["updated"] == 1 and replaced["skipped"] == []
+
+
+def test_eval_shows_a_dash_where_a_metric_does_not_apply_and_says_the_gate_passed(
+    data: Path, tmp_path: Path
+) -> None:
+    gold = tmp_path / "gold.jsonl"
+    rows = [
+        {"id": "a", "question": HEADLINE, "type": "single", "answer": "Russia is a threat",
+         "key_facts": [["Russia"]], "sources": ["002_65d076ec7d10a953"]},
+        {"id": "u", "question": "What is the capital of Peru?", "type": "unanswerable",
+         "answer": "", "key_facts": [], "sources": []},
+    ]  # fmt: skip
+    gold.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    passed = run("eval", "--gold", str(gold), "--min-hit-rate", "0.5", data=data)
+    assert passed.returncode == 0, passed.stderr
+    hit_rate = next(line for line in passed.stdout.splitlines() if "hit_rate" in line)
+    assert hit_rate.split("│")[-2].strip() == "–"  # hit rate means nothing for unanswerables
+    assert passed.stdout.strip().endswith("gate passed: all 1 thresholds met")
+    failed = run("eval", "--gold", str(gold), "--min-answer-accuracy", "1.1", data=data)
+    assert failed.returncode == 1
+    assert "gate failed: 1 of 1 thresholds missed" in failed.stderr

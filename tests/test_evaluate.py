@@ -126,7 +126,7 @@ def test_a_threshold_can_gate_one_question_type() -> None:
         "temporal answer_accuracy = 0.8 is below the minimum 0.9"
     ]
     assert failed_thresholds(report, {"multi:answer_accuracy": 0.5}, {}) == [
-        "multi answer_accuracy: no items of that type"
+        "multi answer_accuracy: no items it applies to"
     ]
 
 
@@ -190,3 +190,11 @@ def test_the_markdown_table_has_judge_rows_only_when_every_column_has_them() -> 
     assert table.splitlines()[0] == "| metric | news-rag | baseline |"
     assert "| judge_faithfulness | 0.5 | 0.5 |" in table
     assert "judge_" not in markdown_table({"news-rag": judged, "baseline": base})
+
+
+def test_a_metric_with_nothing_to_measure_is_none_and_a_dash_in_tables() -> None:
+    unanswerable = score_item(item("unanswerable"), answer("", [], [], True), 1.0)
+    metrics = aggregate([unanswerable])
+    assert metrics["abstention_recall"] == 1.0
+    assert metrics["hit_rate"] is None and metrics["answer_words_median"] is None
+    assert "| hit_rate | – |" in markdown_table({"news-rag": metrics})

@@ -229,7 +229,8 @@ def _answers(readers: list[tuple[Reader, list[Example]]]) -> dict[str, float]:
                 passages=ex.retrieval.passages,
             )
             results.append(score_item(ex.item.gold, answer, 0.0))
-    metrics = aggregate(results)
+    # every validation set has answerable items: a metric that does not apply is none of them
+    metrics = {name: value or 0.0 for name, value in aggregate(results).items()}
     metrics["_words"] = [answer_words(r.answer) for r in results if not r.abstained]  # type: ignore[assignment]
     return metrics
 

@@ -43,13 +43,13 @@ test: lint browser
 	$(MAKE) --no-print-directory eval-gate
 
 # The offline reader's weights, rag/compose/reader.json, are fitted by `make train` on SQuAD 2.0
-# and the hand-written news sets (it reads ../shared; see README "How it answers").
+# and the hand-written news sets (it reads ../shared; see docs/reader.md).
 train: setup
 	$(BIN)/python -m train
 
 # Answer quality is part of the suite: four gold sets in extractive mode, each on its own index,
-# must stay at the level the reader reaches (measured, minus a small margin; see README
-# "Evaluation"). SQuAD's held-out pages and the fresh Reuters set's articles are read from
+# must stay at the level the reader reaches (measured, minus a small margin; see
+# docs/evaluation.md). SQuAD's held-out pages and the fresh Reuters set's articles are read from
 # ../shared and skipped without it.
 SHARED := ../shared
 GATE_ENV := RAG_CHROMA_URL= RAG_LLM=extractive RAG_EMBED=local RAG_TOP_K=5 OPENAI_API_KEY=
@@ -93,7 +93,7 @@ eval-gate: setup
 
 # Speed against a plain LlamaIndex pipeline at 100, 1,000 and 10,000 synthetic articles (the
 # largest size takes a long while; progress on stderr). Writes bench/results/latest.{json,md}
-# and docs/bench.png. See README "Speed".
+# and docs/bench.png. See docs/speed.md.
 bench: setup
 	$(BIN)/python -m bench --sizes 100,1000,10000 --queries 200
 

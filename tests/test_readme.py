@@ -19,6 +19,7 @@ from rag.api import create_app
 from rag.embeddings import LocalEmbedder
 from tests.api_server import KEY, serving
 from tests.conftest import HEADLINE, ROOT, SEEDS, settings
+from tests.test_cli import run
 
 
 def test_the_python_api_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,13 +34,12 @@ def test_the_python_api_example_runs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "002_65d076ec7d10a953" in printed
 
 
-# -- "Use it from your app": each example runs against a real server -------------------------
+# -- docs/api.md, "Use it from your app": each example runs against a real server ------------
 README_URL = "http://127.0.0.1:8000"
 
 
 def app_section() -> str:
-    readme = (ROOT / "README.md").read_text("utf-8")
-    return readme.split("## Use it from your app", 1)[1].split("\n## ", 1)[0]
+    return (ROOT / "docs" / "api.md").read_text("utf-8")
 
 
 def blocks(language: str) -> list[str]:
@@ -131,3 +131,21 @@ def test_your_own_articles_shows_each_format_and_only_real_options() -> None:
     options = set(re.findall(r"--[a-z][a-z-]+", section))
     help_text = CliRunner().invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
     assert options and all(option in help_text for option in options), options
+
+
+def test_the_sample_output_is_what_rag_ask_prints(seeded_dir: Path) -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Using it", 1)[1].split("\n## ", 1)[0]
+    sample = re.search(r"prints the answer and its sources.*?```\n(.*?)```", section, re.DOTALL)
+    assert sample, "the README shows what rag ask prints"
+    printed = run("ask", HEADLINE, data=seeded_dir, RAG_LLM="extractive")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == sample.group(1)
+
+
+def test_the_readme_is_short_and_its_links_lead_somewhere() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert len(readme.encode()) <= 15 * 1024
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text("utf-8")):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"

@@ -2,6 +2,7 @@
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -10,9 +11,12 @@ UI     := --server.address 127.0.0.1 --server.port 8501 --server.headless true \
 # apt needs root: sudo when not root
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser run test lint train eval-gate bench clean
+.PHONY: setup dev browser run test lint train eval-gate bench clean
 
+# What the chat, the CLI and the API need: no torch (the embedding model runs on onnxruntime).
 setup: $(STAMP)
+# What the tests, the benchmark and `make train` need besides: the dev tools and torch.
+dev: $(DEV)
 
 # The browser test drives Debian's Chromium (never a browser download).
 browser:
@@ -21,20 +25,24 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
 	    chromium chromium-driver; }
 
-# torch first, pinned: that pin takes the local CPU build (an unpinned torch pulls CUDA).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+# torch first, pinned: that pin takes the local CPU build (an unpinned torch pulls CUDA).
+$(DEV): $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV)
 
 # Ingest the seeds (quick when nothing changed), then open the chat on http://127.0.0.1:8501
 run: setup
 	$(BIN)/rag ingest
 	$(BIN)/streamlit run ui/app.py $(UI)
 
-lint: setup
+lint: dev
 	$(BIN)/ruff check rag ui tests bench train eval
 	$(BIN)/mypy
 
@@ -44,7 +52,7 @@ test: lint browser
 
 # The offline reader's weights, rag/compose/reader.json, are fitted by `make train` on SQuAD 2.0
 # and the hand-written news sets (it reads ../shared; see docs/reader.md).
-train: setup
+train: dev
 	$(BIN)/python -m train
 
 # Answer quality is part of the suite: four gold sets in extractive mode, each on its own index,
@@ -69,7 +77,7 @@ FRESH_GATE := --min-hit-rate 0.97 --min-mrr 0.92 --min-context-fact-recall 0.95 
 	--min-cited-answer-rate 1.0 --min-abstention-recall 0.3 --max-false-abstention-rate 0.12 \
 	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.5
 
-eval-gate: setup
+eval-gate: dev
 	$(GATE_ENV) RAG_DATA_DIR=.rag-eval/seeds $(BIN)/rag ingest seeds --json > /dev/null
 	$(GATE_ENV) RAG_DATA_DIR=.rag-eval/seeds $(BIN)/rag eval --gold eval/gold.jsonl \
 	  --json .rag-eval/seeds.json $(SEEDS_GATE)
@@ -94,7 +102,7 @@ eval-gate: setup
 # Speed against a plain LlamaIndex pipeline at 100, 1,000 and 10,000 synthetic articles (the
 # largest size takes a long while; progress on stderr). Writes bench/results/latest.{json,md}
 # and docs/bench.png. See docs/speed.md.
-bench: setup
+bench: dev
 	$(BIN)/python -m bench --sizes 100,1000,10000 --queries 200
 
 clean:

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.corpus import scan
-from rag.text import sentence_spans, words
+from rag.ingest.corpus import scan
+from rag.nlp.text import sentence_spans, words
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 MONTHS = (

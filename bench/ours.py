@@ -18,7 +18,7 @@ def engine_for(index: Path, spin: bool = True) -> RagEngine:
     its model's idle threads sleep even after a question (for a process that runs another
     model too: the plain pipeline's, whose threads spinning ones would slow)."""
     from rag import RagEngine, Settings
-    from rag.embeddings import make_embedder
+    from rag.nlp.embeddings import make_embedder
 
     settings = Settings(_env_file=None, RAG_DATA_DIR=index, RAG_LLM="extractive", RAG_EMBED="local")
     return RagEngine(settings, embedder=None if spin else make_embedder(settings))
@@ -31,8 +31,8 @@ def _extra(spec: Spec) -> list[Path]:
 def chunk_texts(corpus: Path) -> list[str]:
     """The texts our ingest embeds for each chunk (headline + chunk), in index order."""
     from rag.config import Settings
-    from rag.corpus import scan
-    from rag.index import ChunkingConfig, article_chunks, embedding_text
+    from rag.ingest.corpus import scan
+    from rag.ingest.index import ChunkingConfig, article_chunks, embedding_text
 
     settings = Settings(_env_file=None)
     config = ChunkingConfig(settings.chunk_tokens, settings.chunk_overlap)

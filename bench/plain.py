@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.results import AddResult, IngestResult, QueryResult, Spec
 
-TOP_K = 2  # as rag.baseline.TOP_K
+TOP_K = 2  # as rag.evaluation.baseline.TOP_K
 COLLECTION = "bench"
 PIPELINE = (
     "llama-index SentenceSplitter() + VectorStoreIndex(persistent Chroma) "
@@ -75,8 +75,8 @@ def fusion_retriever(index_dir: Path, index: Any) -> Any:
 def _documents(paths: list[Path]) -> list[Any]:
     """The articles as llama-index Documents, as the `rag eval --baseline` pipeline builds
     them, so both pipelines index the same text."""
-    from rag.baseline import llama_documents
-    from rag.corpus import scan
+    from rag.evaluation.baseline import llama_documents
+    from rag.ingest.corpus import scan
 
     return llama_documents(scan(paths).articles)
 
@@ -168,7 +168,7 @@ def add(spec: Spec) -> AddResult:
 
 def passages(nodes: list[Any]) -> list[Any]:
     """Retrieved nodes as our `Passage`s, as `rag eval --baseline` makes them."""
-    from rag.baseline import node_passages
+    from rag.evaluation.baseline import node_passages
 
     return node_passages(nodes)
 

@@ -125,8 +125,8 @@ def run_reuters(
     corpus.mkdir(parents=True)
     for path in sgml:
         (corpus / path.name).symlink_to(path.resolve())
-    from rag.corpus import scan
-    from rag.text import words
+    from rag.ingest.corpus import scan
+    from rag.nlp.text import words
 
     log(f"[Reuters] reading {len(sgml)} SGML files")
     ids, total_words = set(), 0

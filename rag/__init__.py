@@ -11,6 +11,7 @@ from rag.errors import (
     RagError,
     StoreError,
 )
+from rag.ingest.uploads import Incoming, UploadFolder
 from rag.types import (
     Answer,
     Citation,
@@ -20,7 +21,6 @@ from rag.types import (
     Passage,
     SkippedFile,
 )
-from rag.uploads import Incoming, UploadFolder
 
 __all__ = [
     "Answer",

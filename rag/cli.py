@@ -371,8 +371,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8000,
 ) -> None:
     """Serve the HTTP API (docs at /docs, schema at /openapi.json) until interrupted."""
-    from rag.api import create_app
-    from rag.server import bind, describe, run, url
+    from rag.http.app import create_app
+    from rag.http.server import bind, describe, run, url
 
     sock = bind(host, port)  # before the model loads: a taken port fails at once
     try:
@@ -406,7 +406,7 @@ def serve(
 def _thresholds(args: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     """Parse `--min-<metric> X` / `--max-<metric> X` pairs left over by the option parser;
     `--min-<type>-<metric>` gates one question type (`--min-temporal-answer-accuracy 0.9`)."""
-    from rag.evaluate import METRICS, threshold_key
+    from rag.evaluation.metrics import METRICS, threshold_key
 
     minima: dict[str, float] = {}
     maxima: dict[str, float] = {}
@@ -463,8 +463,8 @@ def eval(  # noqa: A001 - the command is called `eval`
 ) -> None:
     """Score the engine on a gold set; `--min-<metric> X` / `--max-<metric> X` gate the run
     (on our column only)."""
-    from rag import evaluate
-    from rag.judge import Judge, judge_skip_reason
+    from rag.evaluation import metrics as evaluate
+    from rag.evaluation.judge import Judge, judge_skip_reason
 
     try:
         minima, maxima = _thresholds(list(ctx.args))
@@ -486,8 +486,8 @@ def eval(  # noqa: A001 - the command is called `eval`
     report = evaluate.report(results, config)
     columns = {"news-rag": report["metrics"]}
     if baseline:
-        from rag.baseline import PIPELINE, TOP_K, BaselineEngine
         from rag.engine import RagEngine
+        from rag.evaluation.baseline import PIPELINE, TOP_K, BaselineEngine
 
         # An engine of its own: the same model, but none of the vectors ours has cached.
         pipeline = BaselineEngine(RagEngine(engine.settings, embedder=engine.embedder))
@@ -551,7 +551,7 @@ def _progress(description: str, unit: str = "") -> Iterator[Callable[[float, int
 def _show_eval(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from rag.evaluate import cell
+    from rag.evaluation.metrics import cell
 
     failures = [i for i in report["items"] if not i["correct"]]
     for item in failures:
@@ -584,7 +584,7 @@ def _comparison(report: dict[str, Any], title: str) -> Any:
     """Our metrics beside the baseline's, with the difference (ours minus baseline)."""
     from rich.table import Table
 
-    from rag.evaluate import cell, metric_names
+    from rag.evaluation.metrics import cell, metric_names
 
     ours, base = report["metrics"], report["baseline"]["metrics"]
     table = Table(title=f"{title} vs. baseline")

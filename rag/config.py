@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.corpus import SUPPORTED_SUFFIXES
+from rag.formats import SUPPORTED_SUFFIXES
 
 LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
 

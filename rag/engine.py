@@ -15,18 +15,18 @@ from rag.compose.base import checked_markers
 from rag.compose.llm import LLMComposer
 from rag.compose.reader import Reader
 from rag.config import Settings
-from rag.conversation import Message, condense_heuristic, condense_with_llm, split_history
-from rag.corpus import scan
-from rag.embeddings import CachedEmbedder, Embedder, make_embedder
 from rag.errors import EmptyIndexError, InputError, RagError
-from rag.failures import writable
-from rag.index import ChunkingConfig, Indexer, Progress
+from rag.ingest.corpus import scan
+from rag.ingest.failures import writable
+from rag.ingest.index import ChunkingConfig, Indexer, Progress
 from rag.ingest.records import FieldNames
-from rag.llm import ChatClient
-from rag.retrieve import DateRange, HybridRetriever, Retrieval, parse_date
-from rag.store import ChunkStore, change_marker, connect
+from rag.ingest.store import ChunkStore, change_marker, connect
+from rag.ingest.writelock import writing
+from rag.llm.client import ChatClient
+from rag.nlp.embeddings import CachedEmbedder, Embedder, make_embedder
+from rag.retrieve.conversation import Message, condense_heuristic, condense_with_llm, split_history
+from rag.retrieve.hybrid import DateRange, HybridRetriever, Retrieval, parse_date
 from rag.types import Answer, CheckReport, DocumentInfo, IndexStatus, IngestReport, Passage
-from rag.writelock import writing
 
 DateLike = dt.date | str | None
 EMPTY_INDEX = "the index is empty: run `rag ingest` first"

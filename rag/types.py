@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as stored: id, text and flat metadata (doc id, offsets, article metadata)."""
+
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
 
 
 class Passage(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from rag.server import bind, url
+from rag.http.server import bind, url
 from tests.conftest import ROOT, SEEDS
 
 KEY = "test-api-key"

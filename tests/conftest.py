@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag import RagEngine, Settings
-from rag.embeddings import LocalEmbedder
+from rag.nlp.embeddings import LocalEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

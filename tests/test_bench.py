@@ -36,7 +36,7 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_generated_articles_are_varied_and_readable_by_the_engine(tmp_path: Path) -> None:
-    from rag.corpus import scan
+    from rag.ingest.corpus import scan
 
     corpus = generate(tmp_path / "corpus", 30, seed=1)
     articles = scan([corpus.folder]).articles

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from rag import Answer, IndexMismatchError, InputError, RagEngine, RagError, StoreError
-from rag.embeddings import LocalEmbedder
-from rag.prompts import ABSTAIN_PHRASE
-from rag.store import ChunkStore
+from rag.ingest.store import ChunkStore
+from rag.llm.prompts import ABSTAIN_PHRASE
+from rag.nlp.embeddings import LocalEmbedder
 from tests.conftest import HEADLINE, SEEDS, settings
 
 
 def check_quotes(answer: Answer) -> None:
     """Every marker names a citation and every quote is the exact span of its article."""
-    from rag.corpus import scan
+    from rag.ingest.corpus import scan
 
     texts = {a.doc_id: a.text for a in scan([SEEDS]).articles}
     for citation in answer.citations:
@@ -250,15 +250,15 @@ def test_an_interrupted_ingest_is_repaired_by_the_next(
     RagEngine(settings(data), embedder=embedder).ingest([corpus])
     for path in corpus.glob("00*.txt"):
         path.write_text(path.read_text() + "\nA late paragraph about the talks.\n")
-    import rag.index
+    import rag.ingest.index
 
-    batch = rag.index.EMBED_BATCH
-    rag.index.EMBED_BATCH = 4  # several writes, so the interruption lands mid-way
+    batch = rag.ingest.index.EMBED_BATCH
+    rag.ingest.index.EMBED_BATCH = 4  # several writes, so the interruption lands mid-way
     try:
         with pytest.raises(KeyboardInterrupt):
             RagEngine(settings(data), embedder=Flaky()).ingest([corpus])  # type: ignore[arg-type]
     finally:
-        rag.index.EMBED_BATCH = batch
+        rag.ingest.index.EMBED_BATCH = batch
     engine = RagEngine(settings(data), embedder=embedder)
     report = engine.ingest([corpus])
     assert report.updated + report.unchanged == 5 and report.updated >= 1
@@ -373,7 +373,7 @@ def test_a_new_process_adding_an_article_embeds_only_its_sentences(
 def test_sentence_vectors_of_another_model_are_not_reused(
     seeded_copy: Path, embedder: LocalEmbedder
 ) -> None:
-    from rag.lexical import LexicalIndex
+    from rag.ingest.lexical import LexicalIndex
 
     folder = seeded_copy / "bm25"
     assert LexicalIndex.saved_vectors(folder, embedder.name)

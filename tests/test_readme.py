@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from rag import RagEngine
-from rag.api import create_app
-from rag.embeddings import LocalEmbedder
+from rag.http.app import create_app
+from rag.nlp.embeddings import LocalEmbedder
 from tests.api_server import KEY, serving
 from tests.conftest import HEADLINE, ROOT, SEEDS, settings
 from tests.test_cli import run
@@ -118,7 +118,7 @@ def test_your_own_articles_shows_each_format_and_only_real_options() -> None:
     from typer.testing import CliRunner
 
     from rag.cli import app
-    from rag.corpus import SUPPORTED_SUFFIXES
+    from rag.formats import SUPPORTED_SUFFIXES
 
     readme = (ROOT / "README.md").read_text("utf-8")
     section = readme.split("## Your own articles", 1)[1].split("\n## ", 1)[0]
@@ -133,12 +133,12 @@ def test_your_own_articles_shows_each_format_and_only_real_options() -> None:
     assert options and all(option in help_text for option in options), options
 
 
-def test_the_sample_output_is_what_rag_ask_prints(seeded_dir: Path) -> None:
+def test_the_sample_output_is_what_rag_ask_prints(seeded_copy: Path) -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     section = readme.split("## Using it", 1)[1].split("\n## ", 1)[0]
     sample = re.search(r"prints the answer and its sources.*?```\n(.*?)```", section, re.DOTALL)
     assert sample, "the README shows what rag ask prints"
-    printed = run("ask", HEADLINE, data=seeded_dir, RAG_LLM="extractive")
+    printed = run("ask", HEADLINE, data=seeded_copy, RAG_LLM="extractive")
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout == sample.group(1)
 

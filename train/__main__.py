@@ -40,7 +40,7 @@ from rag.compose import tokens
 from rag.compose.cross import CROSS, load_tokenizer, second_segment
 from rag.compose.model import WEIGHTS, ReaderModel
 from rag.compose.reader import Reader
-from rag.evaluate import aggregate, answer_words, score_item
+from rag.evaluation.metrics import aggregate, answer_words, score_item
 from rag.types import Answer
 from train import cross, reuters
 from train.examples import (

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.compose.cross import encode, load_tokenizer, second_segment
-from rag.embeddings import model_dir
+from rag.nlp.embeddings import model_dir
 
 SEED = 20
 BATCH = 32

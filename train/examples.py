@@ -16,8 +16,8 @@ from rag import RagEngine, Settings
 from rag.compose.model import ReaderModel
 from rag.compose.reader import Reader, Reading
 from rag.compose.tokens import shaped
-from rag.evaluate import GoldItem, load_gold
-from rag.retrieve import Retrieval
+from rag.evaluation.metrics import GoldItem, load_gold
+from rag.retrieve.hybrid import Retrieval
 from train import squad
 
 TRAIN_DIR = Path(".rag-train")  # corpora and indexes of training, never in the repository

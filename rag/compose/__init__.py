@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from rag.compose.base import ABSTENTION, Composition, time_scoped_abstention
-from rag.retrieve import Retrieval
+from rag.retrieve.hybrid import Retrieval
 
 
 class Composer(Protocol):

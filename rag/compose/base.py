@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.prompts import ABSTAIN_PHRASE, TIME_ABSTAIN
-from rag.retrieve import Retrieval
-from rag.text import addresses_assistant, same_words, sentence_spans
-from rag.timeline import Span, Window, day_label, iso_dates
+from rag.llm.prompts import ABSTAIN_PHRASE, TIME_ABSTAIN
+from rag.nlp.text import addresses_assistant, same_words, sentence_spans
+from rag.nlp.timeline import Span, Window, day_label, iso_dates
+from rag.retrieve.hybrid import Retrieval
 from rag.types import Citation, Passage
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.embeddings import model_dir
 from rag.errors import ConfigError
+from rag.nlp.embeddings import model_dir
 
 CROSS = Path(__file__).with_name("cross.onnx")
 MAX_TOKENS = 128  # question and sentence together; the longer of the two is cut first

@@ -23,12 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.asked import KINDS, SPAN_KINDS, Kind
 from rag.compose.base import Sentence, passage_sentences
 from rag.compose.tokens import token_chances
-from rag.lexical import LexicalIndex
-from rag.text import dateline_end, speaks, term_set, words
-from rag.timeline import FUTURE, Window, dated_in, dates_in
+from rag.ingest.lexical import LexicalIndex
+from rag.nlp.asked import KINDS, SPAN_KINDS, Kind
+from rag.nlp.text import dateline_end, speaks, term_set, words
+from rag.nlp.timeline import FUTURE, Window, dated_in, dates_in
 from rag.types import Passage
 
 MIN_WORDS = 4  # shorter "sentences" are datelines, bylines and headings

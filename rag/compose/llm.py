@@ -14,11 +14,11 @@ from rag.compose.base import (
     outside_window,
     passage_sentences,
 )
-from rag.llm import ChatClient
-from rag.prompts import ABSTAIN_PHRASE, SYSTEM_PROMPT, TIME_ABSTAIN_OPENING, user_prompt
-from rag.retrieve import Retrieval
-from rag.text import terms
-from rag.timeline import Window
+from rag.llm.client import ChatClient
+from rag.llm.prompts import ABSTAIN_PHRASE, SYSTEM_PROMPT, TIME_ABSTAIN_OPENING, user_prompt
+from rag.nlp.text import terms
+from rag.nlp.timeline import Window
+from rag.retrieve.hybrid import Retrieval
 from rag.types import Passage
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")  # as `base.MARKER`, or a list

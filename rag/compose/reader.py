@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of
 from rag.compose.base import (
     ABSTENTION,
     Composition,
@@ -38,12 +37,13 @@ from rag.compose.features import (
 )
 from rag.compose.model import ReaderModel, load
 from rag.compose.tokens import Lead, best_lead, shaped
-from rag.embeddings import Embedder
-from rag.events import anchor_in
-from rag.question import Part
-from rag.retrieve import Retrieval, query_terms
-from rag.text import STOPWORDS, normalise, terms, words
-from rag.timeline import Window, dated_in, dates_in, stated_when, untimed, with_dates
+from rag.nlp.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of
+from rag.nlp.embeddings import Embedder
+from rag.nlp.events import anchor_in
+from rag.nlp.text import STOPWORDS, normalise, terms, words
+from rag.nlp.timeline import Window, dated_in, dates_in, stated_when, untimed, with_dates
+from rag.retrieve.hybrid import Retrieval, query_terms
+from rag.retrieve.question import Part
 
 STOP_TERMS = frozenset(normalise(w) for w in STOPWORDS)
 MAX_SENTENCES = 3  # of the whole answer

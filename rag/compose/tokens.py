@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.asked import KINDS, Kind
-from rag.text import STOPWORDS, normalise
+from rag.nlp.asked import KINDS, Kind
+from rag.nlp.text import STOPWORDS, normalise
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’.-][^\W\d_]+)*|[^\w\s]", re.UNICODE)
 _CALENDAR = frozenset(

@@ -1,6 +1,8 @@
-"""Where articles come from: record dumps (JSON Lines, JSON arrays, CSV), Reuters SGML, feeds
-and web pages, with the encoding, dateline and duplicate detection every source shares.
+"""From articles to the index: readers for every source (files, record dumps, Reuters SGML,
+feeds and web pages) with encodings, datelines and duplicates (`corpus` and the readers),
+chunking, the Chroma store, the lexical copy beside it (BM25, sentence vectors), the sync that
+keeps both in step, its check and repair, and the write lock.
 
 Each reader yields `Record`s (one article each, with its stable id) or `Problem`s (a part of
-the input that could not be used, and why); `rag.corpus` turns records into articles.
+the input that could not be used, and why); `rag.ingest.corpus` turns records into articles.
 """

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from rag.text import words
+from rag.nlp.text import words
 
 SHINGLE = 5  # words per shingle
 PERMUTATIONS = 128  # hash functions, positions in a signature

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-RECORD_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json", ".csv"})
 _READ_SIZE = 1 << 20
 
 

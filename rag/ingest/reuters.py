@@ -12,7 +12,6 @@ from pathlib import Path
 
 from rag.ingest.records import Problem, Record
 
-SGML_SUFFIXES = frozenset({".sgm", ".sgml"})
 _STORY = re.compile(r"<REUTERS\b(?P<attrs>[^>]*)>(?P<body>.*?)</REUTERS>", re.S)
 _NEWID = re.compile(r'NEWID="(\d+)"')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

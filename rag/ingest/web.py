@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.ingest.records import Problem, Record, content_id
-from rag.text import words
+from rag.nlp.text import words
 
-FEED_SUFFIXES = frozenset({".rss", ".atom", ".xml"})
 USER_AGENT = "news-rag/0.1 (+https://github.com/; article ingest)"
 FEED_TYPES = frozenset(
     {

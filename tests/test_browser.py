@@ -28,7 +28,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Refresh the README's picture with: NEWS_RAG_SCREENSHOT=docs/chat.png pytest tests/test_browser.py
+# Refresh the README's picture with: NEWS_RAG_SCREENSHOT=$PWD/docs/chat.png pytest tests/test_browser.py
 SCREENSHOT_COPY = os.environ.get("NEWS_RAG_SCREENSHOT")
 
 
@@ -112,6 +112,19 @@ def test_the_headline_question_in_a_real_browser(chat_url: str, tmp_path: Path) 
             marker.click()
             expect(page).to_have_url(re.compile(f"{target}$"))
             expect(page.locator(target)).to_be_in_viewport()
+            # the clicked quote is marked apart from the other highlights
+            clicked = page.locator(f"mark{target}")
+            other = page.locator(f".nr-card mark:not({target})").first
+            background = "e => getComputedStyle(e).backgroundColor"
+            assert clicked.evaluate(background) != other.evaluate(background)
+
+            # a new answer comes into view after a citation click, and the #fragment goes
+            box.fill("Why did Pompeo travel to Sochi?")
+            box.press("Enter")
+            newest = page.locator(".nr-answer").nth(1)
+            expect(newest).to_be_visible(timeout=60_000)
+            expect(page).not_to_have_url(re.compile("#nr-"), timeout=30_000)
+            expect(page.get_by_test_id("stChatMessage").nth(2)).to_be_in_viewport()
 
         finally:
             browser.close()

@@ -156,7 +156,7 @@ def sidebar(engine: RagEngine) -> tuple[Options, IndexStatus | None]:
     with bar.expander(f"Browse articles ({status.documents})"):
         documents, _ = guarded(engine.documents)
         if documents:
-            st.dataframe(render.document_rows(documents), hide_index=True)
+            st.html(render.document_list(documents))
         else:
             st.caption("No articles yet.")
 
@@ -295,7 +295,29 @@ def respond(engine: RagEngine, question: str, options: Options) -> Turn:
             st.error(error)
             return Turn("assistant", "", error=error)
         show_answer(answer, index)
+        into_view()
         return Turn("assistant", answer.text, answer=answer)
+
+
+# Bring the newest question and its answer into view, and drop the address's #fragment left
+# by a citation click: without this, after a click on a citation, the page stays where the
+# quote was while new answers arrive below. (A component's frame may reach the page: it is
+# served from the same origin.)
+INTO_VIEW = """<script>
+const page = window.parent;
+if (page.location.hash) {
+  page.history.replaceState(null, "", page.location.pathname + page.location.search);
+}
+const messages = page.document.querySelectorAll('[data-testid="stChatMessage"]');
+const question = messages[messages.length - 2] || messages[messages.length - 1];
+if (question) { question.scrollIntoView({block: "start"}); }
+</script>"""
+
+
+def into_view() -> None:
+    import streamlit.components.v1 as components
+
+    components.html(INTO_VIEW, height=0)
 
 
 def _streamed(
@@ -328,9 +350,8 @@ def empty_state(status: IndexStatus | None) -> None:
         )
         return
     st.caption("Try one of these:")
-    columns = st.columns(2)
-    for i, example in enumerate(EXAMPLES):
-        columns[i % 2].button(
+    for i, example in enumerate(EXAMPLES):  # one a row: each question whole
+        st.button(
             example, key=f"example-{i}", on_click=_ask_later, args=(example,), width="stretch"
         )
 

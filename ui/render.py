@@ -23,7 +23,13 @@ STYLE = """<style>
 .nr-card .nr-text { font-size: .92em; line-height: 1.5; }
 .nr-card mark { background: #ffe58f; color: #1a1a1a; padding: 0 .1em; border-radius: .15em;
                 scroll-margin-top: 4rem; }
+/* the quote a clicked citation leads to (the :target), marked apart from the others */
+.nr-card mark:target, .nr-card mark:has(span:target) {
+  background: #ff9d42; outline: 2px solid #b35400; box-shadow: 0 0 0 4px rgba(179,84,0,.25); }
 .nr-abstained { opacity: .9; font-style: italic; }
+.nr-docs { list-style: none; padding: 0; margin: 0; font-size: .9em; }
+.nr-docs li { margin: 0 0 .45rem 0; overflow-wrap: anywhere; }
+.nr-docs .nr-meta { opacity: .75; font-size: .85em; }
 </style>"""
 
 
@@ -235,9 +241,10 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 
 def passage_html(passage: Passage, *, full: bool = True) -> str:
-    """A retrieved passage with its score (for uncited passages and related coverage)."""
+    """A retrieved passage (for uncited passages and related coverage): its headline, outlet,
+    date and text. No retrieval score: it means nothing to a reader."""
     text = passage.text if full else snippet(passage.text)
-    meta = byline(passage.outlet, passage.published, f"score {passage.score:.2f}")
+    meta = byline(passage.outlet, passage.published)
     return (
         f'<div class="nr-card"><div class="nr-title">{html.escape(passage.title)}</div>'
         f'<div class="nr-meta">{meta}</div>{dates_line(passage.event_dates)}'
@@ -245,16 +252,18 @@ def passage_html(passage: Passage, *, full: bool = True) -> str:
     )
 
 
-def document_rows(documents: list[DocumentInfo]) -> list[dict[str, object]]:
-    """Rows for the sidebar's table of articles (newest first)."""
+SHOWN_DOCUMENTS = 200
+
+
+def document_list(documents: list[DocumentInfo], limit: int = SHOWN_DOCUMENTS) -> str:
+    """The sidebar's list of articles, newest first: each headline whole (it wraps), under
+    its date and outlet; past `limit`, how many more there are."""
     ordered = sorted(documents, key=lambda d: (d.published or "", d.doc_id), reverse=True)
-    return [
-        {
-            "published": d.published or "",
-            "title": d.title,
-            "outlet": d.outlet or "",
-            "chunks": d.chunks,
-            "id": d.doc_id,
-        }
-        for d in ordered
-    ]
+    items = "".join(
+        f'<li><span class="nr-meta">{byline(d.outlet, d.published)}</span><br>'
+        f"{html.escape(d.title or d.doc_id)}</li>"
+        for d in ordered[:limit]
+    )
+    more = len(ordered) - limit
+    tail = f'<div class="nr-meta">and {more:,} more</div>' if more > 0 else ""
+    return f'<ul class="nr-docs">{items}</ul>{tail}'

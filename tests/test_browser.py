@@ -28,7 +28,8 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Refresh the README's picture with: NEWS_RAG_SCREENSHOT=$PWD/docs/chat.png pytest tests/test_browser.py
+# Refresh the README's picture (an absolute path: tests run in their own folder) with
+# NEWS_RAG_SCREENSHOT=$PWD/docs/chat.png .venv/bin/pytest tests/test_browser.py
 SCREENSHOT_COPY = os.environ.get("NEWS_RAG_SCREENSHOT")
 
 

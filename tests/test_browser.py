@@ -125,7 +125,8 @@ def test_the_headline_question_in_a_real_browser(chat_url: str, tmp_path: Path) 
             newest = page.locator(".nr-answer").nth(1)
             expect(newest).to_be_visible(timeout=60_000)
             expect(page).not_to_have_url(re.compile("#nr-"), timeout=30_000)
-            expect(page.get_by_test_id("stChatMessage").nth(2)).to_be_in_viewport()
+            expect(page.get_by_test_id("stChatMessage").nth(2)).to_be_in_viewport(timeout=15_000)
+            expect(newest).to_be_in_viewport()
 
         finally:
             browser.close()

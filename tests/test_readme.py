@@ -149,3 +149,13 @@ def test_the_readme_is_short_and_its_links_lead_somewhere() -> None:
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text("utf-8")):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_sample_answers_about_time_are_what_rag_ask_says(seeded_copy: Path) -> None:
+    page = (ROOT / "docs" / "time.md").read_text("utf-8")
+    samples = re.findall(r'^\$ rag ask "([^"]+)"\n(.+?)\n(?:\n|```)', page, re.MULTILINE)
+    assert len(samples) == 2, samples
+    for question, said in samples:
+        printed = run("ask", question, data=seeded_copy, RAG_LLM="extractive")
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout.split("\n\n", 1)[0].strip() == said, question

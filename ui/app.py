@@ -308,9 +308,13 @@ const page = window.parent;
 if (page.location.hash) {
   page.history.replaceState(null, "", page.location.pathname + page.location.search);
 }
-const messages = page.document.querySelectorAll('[data-testid="stChatMessage"]');
-const question = messages[messages.length - 2] || messages[messages.length - 1];
-if (question) { question.scrollIntoView({block: "start"}); }
+function newest() {
+  const messages = page.document.querySelectorAll('[data-testid="stChatMessage"]');
+  const question = messages[messages.length - 2] || messages[messages.length - 1];
+  if (question) { question.scrollIntoView({block: "start"}); }
+}
+// again once the page has laid out the answer's source cards
+for (const wait of [0, 300, 1000]) { setTimeout(newest, wait); }
 </script>"""
 
 

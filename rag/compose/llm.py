@@ -10,6 +10,7 @@ from rag.compose.base import (
     ABSTENTION,
     Composition,
     Sentence,
+    closed_gaps,
     make_citation,
     outside_window,
     passage_sentences,
@@ -61,7 +62,7 @@ def check_citations(text: str, passages: list[Passage]) -> Composition:
         return "".join(out)
 
     checked = _MARKER.sub(replace, text)
-    checked = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", checked)).strip()
+    checked = closed_gaps(checked)
     return Composition(text=checked, citations=citations)
 
 

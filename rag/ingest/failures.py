@@ -65,12 +65,13 @@ def failure(exc: BaseException, action: str, data_dir: Path | None, url: str | N
         return StoreError(f"the Chroma server at {url} failed while {action} ({detail})")
     if data_dir is not None:
         no_space = isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EDQUOT}
-        if no_space or (writable(data_dir) and _disk_full(data_dir)):
+        can_write = writable(data_dir)
+        if no_space or (can_write and _disk_full(data_dir)):
             return StoreError(
                 f"the disk holding {data_dir} is full ({_free(data_dir)} free) while "
                 f"{action}: free some space, then run `rag check`"
             )
-        if not writable(data_dir):
+        if not can_write:
             return StoreError(
                 f"the data directory {data_dir} is no longer writable while {action}: give "
                 "write access back, then run `rag check`"

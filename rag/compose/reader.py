@@ -163,13 +163,13 @@ class Reader:
 
     # -- composing -------------------------------------------------------------------------
     def compose(self, retrieval: Retrieval) -> Composition:
-        if retrieval.analysis.unknown_entities or not retrieval.passages:
+        if not retrieval.passages:
             return ABSTENTION
         return self.answer(retrieval, self.read(retrieval))
 
     def answer(self, retrieval: Retrieval, readings: list[Reading]) -> Composition:
         """The answer from the readings of the question's parts (scored by `read`)."""
-        if retrieval.analysis.unknown_entities or not retrieval.passages:
+        if not retrieval.passages:
             return ABSTENTION
         threshold = self.model.answer_threshold
         only_time = retrieval.analysis.focus.only_time

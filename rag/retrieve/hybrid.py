@@ -101,7 +101,6 @@ class QueryAnalysis:
     terms: list[str]
     focus: Focus
     entities: list[str] = field(default_factory=list)
-    unknown_entities: list[str] = field(default_factory=list)
 
 
 # News abbreviations and what they stand for: "PM" finds "prime minister" and back.
@@ -129,13 +128,13 @@ def _expansions(text: str) -> list[str]:
 
 
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
-    """Terms for BM25 and scoring; names the corpus has never seen are reported as unknown."""
+    """Terms for BM25 and scoring, and the question's names."""
     analysis = QueryAnalysis(
         question=question,
         terms=[],
         focus=focus(question, lexical.correct, lexical.events.when),
     )
-    analysis.terms, analysis.entities, analysis.unknown_entities = _read(plain(question), lexical)
+    analysis.terms, analysis.entities = _read(plain(question), lexical)
     return analysis
 
 
@@ -144,12 +143,11 @@ def query_terms(text: str, lexical: LexicalIndex) -> list[str]:
     return _read(text, lexical)[0]
 
 
-def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str], list[str]]:
+def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str]]:
     """Terms (spelling mistakes in names corrected, abbreviations expanded, "met" also as
-    "meet"), capitalised words, and those of them the corpus has never seen."""
+    "meet") and capitalised words."""
     found = [normalise(w) for w in words(" ".join(_expansions(text)))]
     entities: list[str] = []
-    unknown: list[str] = []
     for word in words(text):
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
@@ -160,9 +158,7 @@ def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str], list[
             found.append(base)  # "met" also finds "meeting"
         if word[0].isupper() and lower not in _REQUEST_WORDS:
             entities.append(word)
-            if corrected is None:
-                unknown.append(word)
-    return found, entities, unknown
+    return found, entities
 
 
 def sentence_terms(text: str, lexical: LexicalIndex) -> frozenset[str]:

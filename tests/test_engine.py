@@ -130,6 +130,13 @@ def test_streaming_gives_the_same_answer(engine: RagEngine) -> None:
     assert text.strip() == stream.answer.text
 
 
+def test_words_the_articles_never_write_do_not_silence_the_answer(engine: RagEngine) -> None:
+    # a contraction and a possessive the corpus never has: the question is still answered
+    answer = engine.ask("What's Pompeo's message to Russia on Venezuela?")
+    assert not answer.abstained
+    assert any(c.doc_id.startswith("004") for c in answer.citations)
+
+
 def test_follow_up_questions_use_the_conversation(engine: RagEngine) -> None:
     history = [
         {"role": "user", "content": "What did Pompeo say in Sochi about Venezuela?"},

@@ -192,8 +192,11 @@ class Reader:
             elif self.model.answerability(row) < threshold:
                 if window is not None and reading.candidates:
                     everywhere = question_features(reading.candidates, reading.rows, reading.asked)
-                    if self.model.answerability(everywhere) >= threshold:
-                        elsewhere = elsewhere or reading.candidates[0]
+                    best = reading.candidates[0]
+                    if self.model.answerability(everywhere) >= threshold and _names_all(
+                        reading, best
+                    ):
+                        elsewhere = elsewhere or best
                 continue
             if fitting:
                 answered.append((fitting, reading))
@@ -339,13 +342,20 @@ def _dated(c: Candidate, window: Window | None) -> bool:
 
 
 def _named_elsewhere(reading: Reading, fitting: list[Candidate]) -> Candidate | None:
-    """The best candidate that names what the question names, when no candidate of the
-    asked time names any of it ("What did Pompeo say in 2016?": the 2016 articles never
-    mention him, the 2019 ones do)."""
+    """The best candidate whose passage names all that the question names, when no
+    candidate of the asked time names any of it ("What did Pompeo say in 2016?": the 2016
+    articles never mention him, the 2019 ones do)."""
     names = reading.asked.names
     if not names or any(names & c.terms for c in fitting):
         return None
-    return next((c for c in reading.candidates if names & c.terms), None)
+    return next((c for c in reading.candidates if _names_all(reading, c)), None)
+
+
+def _names_all(reading: Reading, c: Candidate) -> bool:
+    """The candidate's passage names everything the question names: coverage of what was
+    asked, only from another time."""
+    named = frozenset().union(*(o.terms for o in reading.candidates if o.passage is c.passage))
+    return reading.asked.names <= named
 
 
 def _background(c: Candidate, window: Window) -> bool:

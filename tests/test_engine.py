@@ -137,6 +137,15 @@ def test_words_the_articles_never_write_do_not_silence_the_answer(engine: RagEng
     assert any(c.doc_id.startswith("004") for c in answer.citations)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["What did the mayor of Lisbon say about the harbour ferry?", "Did Lavrov visit Kirkenes?"],
+)
+def test_a_name_no_article_writes_is_an_abstention(engine: RagEngine, question: str) -> None:
+    # the articles cannot be about a place they never name, however close the rest reads
+    assert engine.ask(question).abstained
+
+
 def test_follow_up_questions_use_the_conversation(engine: RagEngine) -> None:
     history = [
         {"role": "user", "content": "What did Pompeo say in Sochi about Venezuela?"},

@@ -24,9 +24,9 @@ from typing import NamedTuple
 import numpy as np
 
 from rag.compose.base import Sentence, passage_sentences
-from rag.compose.tokens import token_chances
+from rag.compose.tokens import holds_unit, token_chances
 from rag.ingest.lexical import LexicalIndex
-from rag.nlp.asked import KINDS, SPAN_KINDS, Kind
+from rag.nlp.asked import KINDS, SPAN_KINDS, Kind, Unit
 from rag.nlp.text import dateline_end, speaks, term_set, words
 from rag.nlp.timeline import FUTURE, Window, dated_in, dates_in
 from rag.types import Passage
@@ -58,6 +58,28 @@ _WITHHELD = re.compile(
     r"no (?:details|terms)|unspecified|unidentified|not known)\b",
     re.I,
 )
+
+# "because of weak demand", "citing higher costs", "to avoid a strike": the sentence gives a
+# reason
+_CAUSE = re.compile(
+    r"\b(?:because|due to|owing to|as a result|result(?:ed|s)? (?:of|from)|caused by|"
+    r"cit(?:ed|es|ing)|reflect(?:s|ed|ing)?|attribut(?:ed|es|ing)|blam(?:ed|es|ing)|"
+    r"in order to|so that|so as to|aimed at|on (?:the )?grounds|in response to|reasons?|"
+    r"prompted|in an effort to)\b",
+    re.I,
+)
+# "the fourth quarter", "the first half": a part of a (fiscal) year
+_PERIOD = re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ](quarter|half)\b", re.I)
+_ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth"}
+
+
+def periods(text: str) -> frozenset[str]:
+    """The parts of a year the text names ("fourth quarter", "first half")."""
+    return frozenset(
+        f"{_ORDINALS.get(m.group(1).lower(), m.group(1).lower())} {m.group(2).lower()}"
+        for m in _PERIOD.finditer(text)
+    )
+
 
 BASE = (
     "bias",
@@ -91,6 +113,9 @@ BASE = (
     "speaker",
     "all_names",
     "before_window",
+    "unit",  # a number of the asked unit ("how much did it pay": an amount of money)
+    "cause_for_reason",  # for "why ...": the sentence gives a reason ("because", "citing")
+    "other_period",  # the question names a quarter or half year, the sentence only others
     "cross",  # the cross-encoder's logit (filled in by the reader for its shortlist)
 )
 FEATURES = (
@@ -120,6 +145,10 @@ QUESTION_FEATURES = (
     "span_missing",
     "quoted_for_quote",  # for "what did X say": the best sentence quotes or reports speech
     "speech_for_quote",
+    "unit_asked",  # the question asks for a number of a unit; does the best sentence give one
+    "unit",
+    "cause_for_reason",
+    "other_period",
     "cross",
     *(f"kind:{k.value}" for k in KINDS),
     *(f"chance:{k.value}" for k in KINDS),
@@ -160,6 +189,7 @@ class Asked:
     window: Window | None
     names: frozenset[str] = frozenset()  # the terms of the names it asks about ("Alcan")
     focus: frozenset[str] = frozenset()  # the terms of the noun it asks about ("price")
+    unit: Unit | None = None  # of the number it asks for
 
 
 def _without_dateline(s: Sentence, passage: Passage) -> Sentence:
@@ -241,6 +271,7 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
     around = neighbours(candidates)
     index = {id(c): i for i, c in enumerate(candidates)}
     column = {name: i for i, name in enumerate(FEATURES)}
+    asked_periods = periods(asked.text)
     for i, c in enumerate(candidates):
         row = rows[i]
         before, after = around[i]
@@ -313,6 +344,12 @@ def features(candidates: list[Candidate], asked: Asked, token_weights: np.ndarra
         row[column["focus_context"]] = (
             len(asked.focus & context) / len(asked.focus) if asked.focus else 1.0
         )
+        row[column["unit"]] = float(holds_unit(c.text, asked.unit, asked.terms, asked.focus))
+        if asked.kind is Kind.REASON:
+            row[column["cause_for_reason"]] = static.cause
+        row[column["other_period"]] = float(
+            bool(asked_periods) and bool(static.periods) and not asked_periods & static.periods
+        )
         row[column[f"kind:{asked.kind.value}"]] = 1.0
         row[column[f"chance:{asked.kind.value}"]] = chance
     return rows
@@ -327,6 +364,8 @@ class _Static(NamedTuple):
     leans_back: float
     withheld: float
     future: float
+    cause: float
+    periods: frozenset[str]
 
 
 @lru_cache(maxsize=65536)
@@ -338,6 +377,8 @@ def _static(sentence: str) -> _Static:
         float(bool(_LEANS_BACK.match(sentence))),
         float(bool(_WITHHELD.search(sentence))),
         float(bool(FUTURE.search(sentence))),
+        float(bool(_CAUSE.search(sentence))),
+        periods(sentence),
     )
 
 
@@ -349,6 +390,7 @@ def question_features(candidates: list[Candidate], rows: np.ndarray, asked: Aske
     column = {name: i for i, name in enumerate(QUESTION_FEATURES)}
     out[column["bias"]] = 1.0
     out[column[f"kind:{asked.kind.value}"]] = 1.0
+    out[column["unit_asked"]] = float(asked.unit is not None)
     if not candidates:
         out[column["uncovered"]] = out[column["uncovered_best"]] = 1.0
         return out
@@ -370,6 +412,9 @@ def question_features(candidates: list[Candidate], rows: np.ndarray, asked: Aske
         "before_window",
         "quoted_for_quote",
         "speech_for_quote",
+        "unit",
+        "cause_for_reason",
+        "other_period",
         "cross",
     ):
         out[column[name]] = first[source[name]]

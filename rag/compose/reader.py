@@ -37,7 +37,7 @@ from rag.compose.features import (
 )
 from rag.compose.model import ReaderModel, load
 from rag.compose.tokens import Lead, best_lead, shaped
-from rag.nlp.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of
+from rag.nlp.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of, unit_of
 from rag.nlp.embeddings import Embedder
 from rag.nlp.events import anchor_in
 from rag.nlp.text import STOPWORDS, normalise, terms, words
@@ -112,15 +112,17 @@ class Reader:
             if w in part.text or len(analysis.focus.parts) == 1
             for t in query_terms(w, lexical)
         )
+        kind = kind_of(part.text)
         return Asked(
             text=part.text,
             vector=vector,
             terms=frozenset(weights),
             weights=weights,
-            kind=kind_of(part.text),
+            kind=kind,
             window=part.window,
             names=names & frozenset(weights),
             focus=frozenset(normalise(w) for w in focus_words(part.text)) - STOP_TERMS,
+            unit=unit_of(part.text, kind),
         )
 
     def read(self, retrieval: Retrieval) -> list[Reading]:
@@ -163,13 +165,13 @@ class Reader:
 
     # -- composing -------------------------------------------------------------------------
     def compose(self, retrieval: Retrieval) -> Composition:
-        if not retrieval.passages:
+        if retrieval.analysis.unknown_entities or not retrieval.passages:
             return ABSTENTION
         return self.answer(retrieval, self.read(retrieval))
 
     def answer(self, retrieval: Retrieval, readings: list[Reading]) -> Composition:
         """The answer from the readings of the question's parts (scored by `read`)."""
-        if not retrieval.passages:
+        if retrieval.analysis.unknown_entities or not retrieval.passages:
             return ABSTENTION
         threshold = self.model.answer_threshold
         only_time = retrieval.analysis.focus.only_time

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.nlp.asked import KINDS, Kind
+from rag.nlp.asked import KINDS, Kind, Unit
 from rag.nlp.text import STOPWORDS, normalise
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’.-][^\W\d_]+)*|[^\w\s]", re.UNICODE)
@@ -35,6 +35,16 @@ _TIME_UNITS = frozenset(
     "second seconds minute minutes hour hours day days week weeks month months year years "
     "decade decades century centuries".split()
 )
+# currencies as news writes them ("13 mln dlrs", "50 cts", "$5 million", "2.4 billion yen")
+_CURRENCIES = frozenset(
+    "dlr dlrs dollar dollars ct cts cent cents stg sterling pound pounds yen euro euros franc "
+    "francs lira lire peso pesos rupee rupees yuan rand rouble roubles ruble rubles krona kronor "
+    "krone kroner guilder guilders schilling schillings riyal riyals dinar dinars ringgit "
+    "baht".split()
+)
+_CURRENCY_SIGNS = frozenset("$£€¥")
+_PERCENT = frozenset("pct percent %".split())
+UNIT_REACH = 3  # words after a number that may name what it counts ("553,687 *transistors*")
 _PLACE_TIME_PREPOSITIONS = frozenset("in at on from to near since until by during".split())
 _QUOTES = frozenset('"“”«»')
 
@@ -181,6 +191,34 @@ def token_chances(
     relations, asked = _relations(found, question_terms, focus)
     logits = found.shapes @ weights[offset : offset + block] + relations @ weights[relation:]
     return 1.0 / (1.0 + np.exp(-logits)), asked
+
+
+def holds_unit(
+    sentence: str, unit: Unit | None, asked: frozenset[str], focus: frozenset[str]
+) -> bool:
+    """The sentence holds a number the question does not give, of the asked unit: an amount of
+    money, a percentage, or a count of the noun asked about."""
+    if unit is None:
+        return False
+    tokens = shaped(sentence).tokens
+    lowers = [t.text.lower() for t in tokens]
+    for i, token in enumerate(tokens):
+        if not (token.text[0].isdigit() or lowers[i] in _NUMBER_WORDS) or token.term in asked:
+            continue
+        after = range(i + 1, min(len(tokens), i + 1 + UNIT_REACH))
+        if unit is Unit.MONEY:
+            found = (i > 0 and tokens[i - 1].text in _CURRENCY_SIGNS) or any(
+                lowers[j] in _CURRENCIES for j in after
+            )
+        elif unit is Unit.PERCENT:
+            found = any(
+                lowers[j] in _PERCENT or lowers[j : j + 2] == ["per", "cent"] for j in after
+            )
+        else:
+            found = any(tokens[j].term in focus for j in after)
+        if found:
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,41 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 _ASKING = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
 
 
+class Unit(Enum):
+    """What a number that answers is a number of: "how much did it pay" wants an amount of
+    money, "what percentage" a share, "how many transistors" a count of the asked noun."""
+
+    MONEY = "money"
+    PERCENT = "percent"
+    COUNT = "count"
+
+
+_PERCENT_ASKED = re.compile(r"\b(?:percent(?:age)?|pct|per cent|proportion|rate)\b|%", re.I)
+_COUNT_ASKED = re.compile(r"\bhow many\b", re.I)
+# words of money in English questions: what is paid, earned, owed or valued
+_MONEY_ASKED = re.compile(
+    r"\b(?:pay|pays|paid|paying|cost|costs|costing|price|prices|priced|worth|value|valued|"
+    r"fine|fined|fee|fees|offer|offered|offering|bid|raise|raised|raising|spend|spent|"
+    r"spending|earn|earned|earnings|profit|profits|loss|losses|revenue|revenues|sales|damages|"
+    r"salary|budget|dividend|charge|charged|bribe|bribes|compensation|money|cash|dollars?|"
+    r"invest|invested|investment|funding|loan|loans|debt|debts)\b",
+    re.I,
+)
+
+
+def unit_of(question: str, kind: Kind) -> Unit | None:
+    """The unit a number question asks for, when its words tell (None for other kinds)."""
+    if kind is not Kind.NUMBER:
+        return None
+    if _PERCENT_ASKED.search(question):
+        return Unit.PERCENT
+    if _COUNT_ASKED.search(question):
+        return Unit.COUNT
+    if _MONEY_ASKED.search(question):
+        return Unit.MONEY
+    return None
+
+
 def kind_of(question: str) -> Kind:
     """The kind of answer the question asks for ("Who ...?" → person); OTHER when its words
     name none. The first clause with a question word decides ("and when ...")."""

@@ -101,6 +101,7 @@ class QueryAnalysis:
     terms: list[str]
     focus: Focus
     entities: list[str] = field(default_factory=list)
+    unknown_entities: list[str] = field(default_factory=list)
 
 
 # News abbreviations and what they stand for: "PM" finds "prime minister" and back.
@@ -128,13 +129,15 @@ def _expansions(text: str) -> list[str]:
 
 
 def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
-    """Terms for BM25 and scoring, and the question's names."""
+    """Terms for BM25 and scoring, the question's names, and the names the corpus has never
+    written."""
     analysis = QueryAnalysis(
         question=question,
         terms=[],
         focus=focus(question, lexical.correct, lexical.events.when),
     )
     analysis.terms, analysis.entities = _read(plain(question), lexical)
+    analysis.unknown_entities = _unwritten_names(plain(question), lexical)
     return analysis
 
 
@@ -159,6 +162,32 @@ def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str]]:
         if word[0].isupper() and lower not in _REQUEST_WORDS:
             entities.append(word)
     return found, entities
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _unwritten_names(text: str, lexical: LexicalIndex) -> list[str]:
+    """The proper names of the question that no article writes, even misspelt: the articles
+    cannot be about them. By news convention a name is capitalised inside the sentence; the
+    first word is capitalised by grammar, and an acronym ("BOJ") is often spelled out in the
+    article, so neither counts; a possessive counts by its name ("Lisbon's": "Lisbon")."""
+    if not len(lexical):
+        return []
+    unwritten = []
+    for word in words(text)[1:]:
+        name = _POSSESSIVE.sub("", word)
+        lower = name.lower()
+        if (
+            len(name) > 1
+            and name[0].isupper()
+            and not name.isupper()
+            and lower not in STOPWORDS
+            and lower not in _REQUEST_WORDS
+            and lexical.correct(name) is None
+        ):
+            unwritten.append(name)
+    return unwritten
 
 
 def sentence_terms(text: str, lexical: LexicalIndex) -> frozenset[str]:

@@ -18,8 +18,8 @@ from rag.compose import features, tokens
 from rag.compose.model import WEIGHTS, ReaderModel, load
 from rag.compose.reader import Reader, _cut
 from rag.errors import ConfigError
-from rag.nlp.asked import Kind, focus_words, kind_of
-from rag.nlp.text import dateline_end
+from rag.nlp.asked import Kind, Unit, focus_words, kind_of, unit_of
+from rag.nlp.text import dateline_end, normalise
 from tests.conftest import ROOT
 from train.fit import log_loss, logistic
 
@@ -63,6 +63,73 @@ def test_the_question_word_names_the_kind_of_answer(question: str, kind: Kind) -
 )
 def test_the_noun_a_question_asks_about(question: str, focus: list[str]) -> None:
     assert focus_words(question) == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("How much did the group pay for the stake?", Unit.MONEY),
+        ("What was the value of the contract?", Unit.MONEY),
+        ("How much in damages is the company seeking?", Unit.MONEY),
+        ("What percentage of the shares does it hold?", Unit.PERCENT),
+        ("What interest rate is the loan at?", Unit.PERCENT),
+        ("How many seats did the party win?", Unit.COUNT),
+        ("How long will the strike last?", None),
+        ("Who paid for the stake?", None),  # not a number question
+    ],
+)
+def test_a_number_question_names_its_unit(question: str, unit: Unit | None) -> None:
+    assert unit_of(question, kind_of(question)) is unit
+
+
+@pytest.mark.parametrize(
+    ("sentence", "unit", "holds"),
+    [
+        ("It agreed to pay 2.8 mln dlrs for the expenses.", Unit.MONEY, True),
+        ("The stake was sold for $5 million.", Unit.MONEY, True),
+        ("It sold 103,000 shares on March 9.", Unit.MONEY, False),
+        ("Profit rose 12.5 pct in the year.", Unit.PERCENT, True),
+        ("Profit rose 12.5 per cent in the year.", Unit.PERCENT, True),
+        ("Profit rose to 40 mln dlrs.", Unit.PERCENT, False),
+        ("The party gained nine new seats in parliament.", Unit.COUNT, True),
+        ("The party gained nine points in the polls.", Unit.COUNT, False),
+        ("Nothing here is a number.", None, False),
+    ],
+)
+def test_a_sentence_holds_a_number_of_the_asked_unit(
+    sentence: str, unit: Unit | None, holds: bool
+) -> None:
+    assert tokens.holds_unit(sentence, unit, frozenset(), frozenset({normalise("seats")})) is holds
+
+
+def test_the_question_own_number_is_no_answer_of_its_unit() -> None:
+    asked = frozenset({normalise("260")})
+    assert not tokens.holds_unit("The 260 mln dlr loan was signed.", Unit.MONEY, asked, asked)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Profit fell in the fourth quarter.", {"fourth quarter"}),
+        ("4th-quarter sales and first half sales", {"fourth quarter", "first half"}),
+        ("Profit fell in the quarter to March.", set()),
+    ],
+)
+def test_the_parts_of_a_year_a_text_names(text: str, named: set[str]) -> None:
+    assert features.periods(text) == named
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cause"),
+    [
+        ("Sales fell because of weak demand.", True),
+        ("The company cut prices, citing higher competition.", True),
+        ("It raised rates in an effort to curb inflation.", True),
+        ("Sales fell 12 pct in March.", False),
+    ],
+)
+def test_a_sentence_that_gives_a_reason(sentence: str, cause: bool) -> None:
+    assert features._static(sentence).cause == float(cause)
 
 
 def test_a_sentence_is_read_into_shaped_tokens() -> None:

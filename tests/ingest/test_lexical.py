@@ -17,6 +17,7 @@ from rag.ingest.segment import searched_text
 from rag.ingest.store import ChunkStore
 from rag.nlp.embeddings import LocalEmbedder
 from rag.nlp.text import terms
+from rag.retrieve.hybrid import analyse
 from rag.types import ChunkRecord
 from tests.conftest import SEEDS, settings
 from tests.test_cli import run
@@ -110,6 +111,15 @@ def test_a_deleted_article_leaves_no_words_or_names() -> None:
     assert after.top(["oslo"], 5) == [
         (two.chunk_id, pytest.approx(after.bm25_scores(["oslo"])[two.chunk_id]))
     ]
+
+
+def test_the_names_of_a_question_that_no_article_writes() -> None:
+    record = ChunkRecord("a#1-0000", "Lavrov met Soreide in Oslo.", {"doc_id": "a", "title": "x"})
+    index = LexicalIndex.build([record], "v0")
+    # the first word is capitalised by grammar, an acronym may be spelled out in the article,
+    # a possessive is its name, and a misspelt name is corrected
+    question = "Did Lavrov's deputy meet the BOJ governor in Kirkenes or in Olso?"
+    assert analyse(question, index).unknown_entities == ["Kirkenes"]
 
 
 def test_a_write_touches_only_what_it_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

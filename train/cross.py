@@ -135,7 +135,8 @@ def fine_tune(pairs: list[Pair], name: str = "cross-encoder") -> Any:
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+        value = loss.item()
+        running = 0.98 * running + 0.02 * value if step > 1 else value
         if step % 100 == 0 or step == len(batches):
             _log(
                 f"  {name}: batch {step}/{len(batches)}, loss {running:.3f}, "

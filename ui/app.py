@@ -301,8 +301,8 @@ def respond(engine: RagEngine, question: str, options: Options) -> Turn:
 
 # Bring the newest question and its answer into view, and drop the address's #fragment left
 # by a citation click: without this, after a click on a citation, the page stays where the
-# quote was while new answers arrive below. (A component's frame may reach the page: it is
-# served from the same origin.)
+# quote was while new answers arrive below. (An HTML frame may reach the page: it is served
+# from the same origin.)
 INTO_VIEW = """<script>
 const page = window.parent;
 if (page.location.hash) {
@@ -319,9 +319,7 @@ for (const wait of [0, 300, 1000]) { setTimeout(newest, wait); }
 
 
 def into_view() -> None:
-    import streamlit.components.v1 as components
-
-    components.html(INTO_VIEW, height=0)
+    st.iframe(INTO_VIEW, height=1)  # the smallest frame Streamlit draws
 
 
 def _streamed(

@@ -21,6 +21,17 @@ _LEANS_ON_CONTEXT = re.compile(
 )
 
 
+# "and what about Iran?", "how about May?": the earlier question asked again of a new topic
+_ELLIPTICAL = re.compile(
+    r"^\W*(?:(?:and|but|so|then)\s+)?(?:what|how)\s+about\s+(?P<topic>[^?]+?)\W*$", re.I
+)
+# the topic that closes a question: "... say about *Venezuela*?"
+_CLOSING_TOPIC = re.compile(
+    r"\b(?P<preposition>about|on|regarding|concerning|over|towards?)\s+[^?]+?(?P<end>\W*)$",
+    re.I,
+)
+
+
 # How `condense_heuristic` marks words carried from earlier turns (weighed less than the
 # question's own words when answering).
 _CONTEXT_OPEN = "[context: "
@@ -51,6 +62,8 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
     earlier = [m["content"] for m in history if m["role"] == "user"]
     if not earlier or not _LEANS_ON_CONTEXT.search(question):
         return question
+    if (asked_again := _asked_again(earlier[-1], question)) is not None:
+        return asked_again
     last = history[-1]
     reply = last["content"] if last["role"] == "assistant" else ""
     if reply.startswith(ABSTENTION_OPENINGS):
@@ -70,6 +83,21 @@ def condense_heuristic(history: Sequence[Message], question: str) -> str:
         ):
             carried.append(word)
     return f"{question.rstrip()} {_CONTEXT_OPEN}{' '.join(carried)}]" if carried else question
+
+
+def _asked_again(earlier: str, question: str) -> str | None:
+    """An elliptical follow-up as the earlier question with its closing topic replaced: "and
+    what about Iran?" after "What did Pompeo say about Venezuela?" is "What did Pompeo say
+    about Iran?" (None when the question is no such ellipsis, the earlier one closes on no
+    topic, or the new topic is a pronoun)."""
+    elliptical = _ELLIPTICAL.match(question)
+    closing = _CLOSING_TOPIC.search(earlier.strip())
+    if elliptical is None or closing is None:
+        return None
+    topic = elliptical.group("topic").strip()
+    if _LEANS_ON_CONTEXT.search(topic):
+        return None  # "what about him?": who he is comes from the conversation
+    return f"{earlier.strip()[: closing.start()]}{closing.group('preposition')} {topic}?"
 
 
 def plain(question: str) -> str:

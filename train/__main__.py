@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
+import pickle
 import statistics
 import sys
 import time
@@ -344,9 +346,23 @@ def fit(
     """The fitted reader, and the validation sets paired with the models to answer them; with
     `top`, its cross-encoder is fine-tuned for a shortlist of that many and written to
     `cross_out`."""
-    news = [e for name in sets if not name.startswith("squad") for e in sets[name]]
-    fitting = sets["squad-train"] + news
-    fold = {id(e): i % FOLDS for i, e in enumerate(fitting)}
+    return fit_ranking(sets, fit_shortlist(sets, model, top, cross_out), top)
+
+
+def _fitting(sets: dict[str, list[Example]]) -> list[Example]:
+    """The examples the models are fitted on: SQuAD's training pages and every news set."""
+    return sets["squad-train"] + [
+        e for name in sets if not name.startswith("squad") for e in sets[name]
+    ]
+
+
+def fit_shortlist(
+    sets: dict[str, list[Example]], model: ReaderModel, top: int = 0, cross_out: Path = CROSS
+) -> ReaderModel:
+    """The token model and the first-stage sentence model fitted, every example's candidates
+    in that model's order; with `top`, the cross-encoder fine-tuned and its scores in the
+    shortlist rows."""
+    fitting = _fitting(sets)
 
     _log("fitting the token model ...")
     x, y, w = _token_data(fitting)
@@ -372,7 +388,17 @@ def fit(
         _log("fine-tuning the cross-encoder ...")
         _cross_fit(sets, fitting, top, cross_out)
         model = replace(model, cross_top=top)
+    return model
 
+
+def fit_ranking(
+    sets: dict[str, list[Example]], model: ReaderModel, top: int = 0
+) -> tuple[ReaderModel, Validation]:
+    """The second-stage sentence model and the answerability model fitted on the shortlists
+    (`fit_shortlist`), and the validation sets paired with the models to answer them."""
+    fitting = _fitting(sets)
+    fold = {id(e): i % FOLDS for i, e in enumerate(fitting)}
+    reader = Reader(None, model)  # type: ignore[arg-type]  # features from saved vectors only
     _log("fitting the sentence model (and one per fold, for the next step) ...")
     sentence_weights = _fit_sentences(fitting, top)
     groups, _ = _sentence_data(fitting, top)
@@ -403,6 +429,37 @@ def fit(
                 (replace(model, answer_weights=logistic(xf, yf, wf, l2=L2)), held)
             )
     return model, validation
+
+
+def _state_key(cross_out: Path) -> dict[str, object]:
+    """What a saved state was made with: the features read, and the cross-encoder written."""
+    return {
+        "tokens": tokens.FEATURES,
+        "sentences": sentence_features.FEATURES,
+        "cross": hashlib.sha256(cross_out.read_bytes()).hexdigest() if cross_out.is_file() else "",
+    }
+
+
+def save_state(
+    path: Path, sets: dict[str, list[Example]], model: ReaderModel, cross_out: Path
+) -> None:
+    """The examples and the model after `fit_shortlist`, for `load_state`."""
+    with path.open("wb") as f:
+        pickle.dump((_state_key(cross_out), sets, model), f, protocol=pickle.HIGHEST_PROTOCOL)
+    _log(f"  kept the state in {path} ({path.stat().st_size / 1e6:.0f} MB)")
+
+
+def load_state(path: Path, cross_out: Path) -> tuple[dict[str, list[Example]], ReaderModel]:
+    """What `save_state` kept, if the reader still computes the same features and the
+    cross-encoder is the one fitted with it."""
+    with path.open("rb") as f:
+        key, sets, model = pickle.load(f)  # noqa: S301  # written by save_state
+    if key != _state_key(cross_out):
+        raise SystemExit(
+            f"{path} was made with other features or another cross-encoder than "
+            f"{cross_out}: delete it to read and fit everything again"
+        )
+    return sets, model
 
 
 def read_sets(squad_limit: int | None, val_limit: int | None) -> dict[str, list[Example]]:
@@ -443,11 +500,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cross-top", type=int, default=CROSS_TOP, help="shortlist of the cross-encoder (0: none)"
     )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="keep what was read and fitted up to the cross-encoder in this file; when it "
+        "exists, start from it and fit only the later models and thresholds again",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    _log("reading the labelled questions ...")
-    sets = read_sets(args.squad_limit, args.val_limit)
-    model, validation = fit(sets, _blank(), args.cross_top, args.cross_out)
+    if args.state is not None and args.state.is_file():
+        _log(f"starting from {args.state} ...")
+        sets, model = load_state(args.state, args.cross_out)
+    else:
+        _log("reading the labelled questions ...")
+        sets = read_sets(args.squad_limit, args.val_limit)
+        model = fit_shortlist(sets, _blank(), args.cross_top, args.cross_out)
+        if args.state is not None:
+            save_state(args.state, sets, model, args.cross_out)
+    model, validation = fit_ranking(sets, model, model.cross_top)
     _log("choosing thresholds on validation ...")
     model, metrics = _choose(model, validation)
     model = replace(

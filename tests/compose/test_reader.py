@@ -274,6 +274,37 @@ def test_training_fits_a_reader_that_answers(engine: RagEngine) -> None:
     assert answer.citations and "threat" in answer.text
 
 
+def test_training_from_a_kept_state_fits_the_same_reader(engine: RagEngine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`python -m train --state FILE` keeps what the first stages read and fitted, and a run
+    from that file fits the later stages as a run from scratch does."""
+    import train.__main__ as training
+    from train.examples import gold_items, read
+
+    items = gold_items(GOLD, "seeds-gold")
+    blank = training._blank()
+
+    def sets() -> dict:  # type: ignore[type-arg]
+        return {
+            "squad-train": read(engine, blank, items[::2]),
+            "squad-val": read(engine, blank, items[1::4]),
+            "seeds-gold": read(engine, blank, items[1::2]),
+        }
+
+    cross = tmp_path / "cross.onnx"
+    cross.write_bytes(b"the cross-encoder of the run")
+    state = tmp_path / "state.pickle"
+    fresh = sets()
+    training.save_state(state, fresh, training.fit_shortlist(fresh, blank), cross)
+    whole, _ = training.fit(sets(), blank)
+    kept, model = training.load_state(state, cross)
+    again, _ = training.fit_ranking(kept, model)
+    assert np.allclose(again.sentence_weights, whole.sentence_weights)
+    assert np.allclose(again.answer_weights, whole.answer_weights)
+    cross.write_bytes(b"another cross-encoder")
+    with pytest.raises(SystemExit, match="delete it"):
+        training.load_state(state, cross)
+
+
 def test_the_cross_encoder_reads_the_first_stage_shortlist_and_ranks_only_it() -> None:
     n = len(features.FEATURES)
     cross = features.FEATURES.index("cross")

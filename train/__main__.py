@@ -20,6 +20,7 @@
    through cross-fitting (each fold scored by a model fitted without it).
 
     python -m train [--squad-limit N] [--out rag/compose/reader.json] [--cross-top 8]
+                    [--state FILE]  (keep, or start from, the work up to the cross-encoder)
 """
 
 from __future__ import annotations
@@ -340,15 +341,6 @@ def _lead_floor(model: ReaderModel, validation: Validation) -> float:
     return 1.0  # no floor is precise enough: no leads
 
 
-def fit(
-    sets: dict[str, list[Example]], model: ReaderModel, top: int = 0, cross_out: Path = CROSS
-) -> tuple[ReaderModel, Validation]:
-    """The fitted reader, and the validation sets paired with the models to answer them; with
-    `top`, its cross-encoder is fine-tuned for a shortlist of that many and written to
-    `cross_out`."""
-    return fit_ranking(sets, fit_shortlist(sets, model, top, cross_out), top)
-
-
 def _fitting(sets: dict[str, list[Example]]) -> list[Example]:
     """The examples the models are fitted on: SQuAD's training pages and every news set."""
     return sets["squad-train"] + [
@@ -504,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         "--state",
         type=Path,
         help="keep what was read and fitted up to the cross-encoder in this file; when it "
-        "exists, start from it and fit only the later models and thresholds again",
+        "exists, start from it (with the options it was made with) and fit only the later "
+        "models and thresholds again",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()

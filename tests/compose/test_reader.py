@@ -263,7 +263,7 @@ def test_training_fits_a_reader_that_answers(engine: RagEngine) -> None:
         "squad-val": read(engine, blank, items[1::4]),
         "seeds-gold": read(engine, blank, items[1::2]),
     }
-    model, validation = training.fit(sets, blank)
+    model, validation = training.fit_ranking(sets, training.fit_shortlist(sets, blank))
     model, metrics = training._choose(model, validation)
     assert set(metrics) == {"squad-val", "seeds-gold"}
     assert 0 < model.answer_threshold < 1 and model.max_words in (30, 40, 50, 60, 70)
@@ -295,7 +295,8 @@ def test_training_from_a_kept_state_fits_the_same_reader(engine: RagEngine, tmp_
     state = tmp_path / "state.pickle"
     fresh = sets()
     training.save_state(state, fresh, training.fit_shortlist(fresh, blank), cross)
-    whole, _ = training.fit(sets(), blank)
+    scratch = sets()
+    whole, _ = training.fit_ranking(scratch, training.fit_shortlist(scratch, blank))
     kept, model = training.load_state(state, cross)
     again, _ = training.fit_ranking(kept, model)
     assert np.allclose(again.sentence_weights, whole.sentence_weights)

@@ -272,7 +272,7 @@ def _choose(
     validation accuracy whose median answer stays within `MEDIAN_WORDS` and whose news
     answers abstain wrongly at most `MAX_FALSE_ABSTENTION` of the time; then the lead's
     floor. Each validation set is answered by models fitted without it."""
-    thresholds = [round(x, 3) for x in np.arange(0.05, 0.951, 0.05)]
+    thresholds = [round(float(x), 3) for x in np.arange(0.05, 0.951, 0.05)]
     ratios = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
     chosen: dict[str, float] = {
         "max_words": float(model.max_words),

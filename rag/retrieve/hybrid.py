@@ -136,8 +136,8 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
         terms=[],
         focus=focus(question, lexical.correct, lexical.events.when),
     )
-    analysis.terms, analysis.entities = _read(plain(question), lexical)
-    analysis.unknown_entities = _unwritten_names(plain(question), lexical)
+    read = _read(plain(question), lexical)
+    analysis.terms, analysis.entities, analysis.unknown_entities = read
     return analysis
 
 
@@ -146,12 +146,20 @@ def query_terms(text: str, lexical: LexicalIndex) -> list[str]:
     return _read(text, lexical)[0]
 
 
-def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str]]:
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str], list[str]]:
     """Terms (spelling mistakes in names corrected, abbreviations expanded, "met" also as
-    "meet") and capitalised words."""
+    "meet"), capitalised words, and the proper names no article writes, even misspelt (the
+    articles cannot be about them). By news convention a name is capitalised inside the
+    sentence; the first word is capitalised by grammar, and an acronym ("BOJ") is often
+    spelled out in the article, so neither counts as unwritten; a possessive counts by its
+    name ("Lisbon's": "Lisbon")."""
     found = [normalise(w) for w in words(" ".join(_expansions(text)))]
     entities: list[str] = []
-    for word in words(text):
+    unwritten: list[str] = []
+    for i, word in enumerate(words(text)):
         lower = word.lower()
         if lower in STOPWORDS or (len(lower) < 2 and not word.isdigit()):
             continue
@@ -159,35 +167,16 @@ def _read(text: str, lexical: LexicalIndex) -> tuple[list[str], list[str]]:
         found.append(normalise(corrected or word))
         if (base := base_form(lower)) is not None:
             found.append(base)  # "met" also finds "meeting"
-        if word[0].isupper() and lower not in _REQUEST_WORDS:
-            entities.append(word)
-    return found, entities
-
-
-_POSSESSIVE = re.compile(r"['’]s$")
-
-
-def _unwritten_names(text: str, lexical: LexicalIndex) -> list[str]:
-    """The proper names of the question that no article writes, even misspelt: the articles
-    cannot be about them. By news convention a name is capitalised inside the sentence; the
-    first word is capitalised by grammar, and an acronym ("BOJ") is often spelled out in the
-    article, so neither counts; a possessive counts by its name ("Lisbon's": "Lisbon")."""
-    if not len(lexical):
-        return []
-    unwritten = []
-    for word in words(text)[1:]:
+        if not word[0].isupper() or lower in _REQUEST_WORDS:
+            continue
+        entities.append(word)
         name = _POSSESSIVE.sub("", word)
-        lower = name.lower()
-        if (
-            len(name) > 1
-            and name[0].isupper()
-            and not name.isupper()
-            and lower not in STOPWORDS
-            and lower not in _REQUEST_WORDS
-            and lexical.correct(name) is None
-        ):
+        if not i or not len(lexical) or len(name) < 2 or name.isupper():
+            continue
+        written = corrected if name == word else lexical.correct(name)
+        if written is None and name.lower() not in STOPWORDS:
             unwritten.append(name)
-    return unwritten
+    return found, entities, unwritten
 
 
 def sentence_terms(text: str, lexical: LexicalIndex) -> frozenset[str]:

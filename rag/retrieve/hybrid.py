@@ -136,8 +136,7 @@ def analyse(question: str, lexical: LexicalIndex) -> QueryAnalysis:
         terms=[],
         focus=focus(question, lexical.correct, lexical.events.when),
     )
-    read = _read(plain(question), lexical)
-    analysis.terms, analysis.entities, analysis.unknown_entities = read
+    analysis.terms, analysis.entities, analysis.unknown_entities = _read(plain(question), lexical)
     return analysis
 
 

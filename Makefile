@@ -64,19 +64,19 @@ train: dev
 SHARED := ../shared
 GATE_ENV := RAG_CHROMA_URL= RAG_LLM=extractive RAG_EMBED=local RAG_TOP_K=5 OPENAI_API_KEY=
 SEEDS_GATE := --min-hit-rate 0.96 --min-mrr 0.91 --min-context-fact-recall 0.94 \
-	--min-answer-accuracy 0.54 --min-key-fact-recall 0.6 --min-citation-precision 0.8 \
-	--min-cited-answer-rate 1.0 --min-abstention-recall 0.3 --max-false-abstention-rate 0.09 \
-	--max-answer-words-median 50 --min-temporal-answer-accuracy 0.6
+	--min-answer-accuracy 0.62 --min-key-fact-recall 0.68 --min-citation-precision 0.84 \
+	--min-cited-answer-rate 1.0 --min-abstention-recall 0.46 --max-false-abstention-rate 0.13 \
+	--max-answer-words-median 48 --min-temporal-answer-accuracy 0.64
 REUTERS_GATE := --min-hit-rate 0.97 --min-mrr 0.88 --min-context-fact-recall 0.94 \
-	--min-answer-accuracy 0.58 --min-key-fact-recall 0.66 --min-citation-precision 0.78 \
-	--min-cited-answer-rate 1.0 --min-abstention-recall 0.38 --max-false-abstention-rate 0.12 \
+	--min-answer-accuracy 0.62 --min-key-fact-recall 0.69 --min-citation-precision 0.76 \
+	--min-cited-answer-rate 1.0 --min-abstention-recall 0.55 --max-false-abstention-rate 0.12 \
 	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.8
-SQUAD_GATE := --min-hit-rate 0.97 --min-mrr 0.89 --min-answer-accuracy 0.45 \
-	--min-key-fact-recall 0.72 --min-cited-answer-rate 1.0 --max-false-abstention-rate 0.15 \
+SQUAD_GATE := --min-hit-rate 0.97 --min-mrr 0.89 --min-answer-accuracy 0.51 \
+	--min-key-fact-recall 0.73 --min-cited-answer-rate 1.0 --max-false-abstention-rate 0.14 \
 	--max-answer-words-median 40
 FRESH_GATE := --min-hit-rate 0.97 --min-mrr 0.92 --min-context-fact-recall 0.95 \
-	--min-answer-accuracy 0.6 --min-key-fact-recall 0.63 --min-citation-precision 0.8 \
-	--min-cited-answer-rate 1.0 --min-abstention-recall 0.5 --max-false-abstention-rate 0.2 \
+	--min-answer-accuracy 0.6 --min-key-fact-recall 0.72 --min-citation-precision 0.84 \
+	--min-cited-answer-rate 1.0 --min-abstention-recall 0.38 --max-false-abstention-rate 0.12 \
 	--max-answer-words-median 40 --min-temporal-answer-accuracy 0.7
 
 eval-gate: dev

@@ -40,7 +40,7 @@ import numpy as np
 
 from rag.compose import features as sentence_features
 from rag.compose import tokens
-from rag.compose.cross import CROSS, load_tokenizer, second_segment
+from rag.compose.cross import CROSS, load_tokenizer, seconds
 from rag.compose.model import WEIGHTS, ReaderModel
 from rag.compose.reader import Reader
 from rag.evaluation.metrics import aggregate, answer_words, score_item
@@ -209,10 +209,9 @@ def _fill_cross(examples: list[Example], model: object, top: int) -> None:
     tokenizer = load_tokenizer()
     for ex in examples:
         for reading in ex.readings:
-            listed = reading.candidates[:top]
-            seconds = [second_segment(c.text, c.passage.title) for c in listed]
+            listed = range(min(top, len(reading.candidates)))
             reading.rows[: len(listed), column] = cross.scores(
-                model, reading.asked.text, seconds, tokenizer
+                model, reading.asked.text, seconds(reading.candidates, listed), tokenizer
             )
 
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.compose.cross import encode, load_tokenizer, second_segment
+from rag.compose.cross import encode, load_tokenizer, seconds
 from rag.nlp.embeddings import model_dir
 
 SEED = 20
 BATCH = 32
-EPOCHS = 1
+EPOCHS = 2
 LEARNING_RATE = 1e-4
 WARMUP = 0.1
 SQUAD_NEGATIVES = 3  # the hardest this many of a SQuAD question's candidates that don't answer
@@ -50,13 +50,15 @@ def pairs_of(examples: list[Any], top: int) -> list[Pair]:
         weight = 1.0 if squad else NEWS_WEIGHT
         for reading, labels in zip(ex.readings, ex.labels, strict=True):
             negatives = 0
-            for i, (c, label) in enumerate(zip(reading.candidates, labels, strict=True)):
+            chosen = []
+            for i, label in enumerate(labels):
                 if not label:
                     if i >= top or (squad and negatives >= SQUAD_NEGATIVES):
                         continue
                     negatives += 1
-                second = second_segment(c.text, c.passage.title)
-                out.append(Pair(reading.asked.text, second, float(label), weight))
+                chosen.append(i)
+            for i, second in zip(chosen, seconds(reading.candidates, chosen), strict=True):
+                out.append(Pair(reading.asked.text, second, float(labels[i]), weight))
     return out
 
 

@@ -13,11 +13,13 @@ The reader scores only a question's likeliest candidates with it (`ReaderModel.c
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.compose.features import Candidate, leans_back, neighbours
 from rag.errors import ConfigError
 from rag.nlp.embeddings import model_dir
 
@@ -25,10 +27,24 @@ CROSS = Path(__file__).with_name("cross.onnx")
 MAX_TOKENS = 128  # question and sentence together; the longer of the two is cut first
 
 
-def second_segment(sentence: str, title: str | None) -> str:
-    """What the model reads beside the question: the sentence, then its article's headline
-    (the headline often names who or what the sentence's "it" or "the company" is)."""
-    return f"{sentence} | {title}" if title else sentence
+def second_segment(sentence: str, title: str | None, before: str | None = None) -> str:
+    """What the model reads beside the question: the sentence, after the one before it when
+    given, then its article's headline (the headline often names who or what the sentence's
+    "it" or "the company" is)."""
+    read = f"{before} {sentence}" if before else sentence
+    return f"{read} | {title}" if title else read
+
+
+def seconds(candidates: list[Candidate], chosen: Iterable[int]) -> list[str]:
+    """The `second_segment` of each chosen candidate, a sentence that leans on the one before
+    it ("..., she said.") read after that one, when it is a candidate too."""
+    around = neighbours(candidates)
+    out = []
+    for i in chosen:
+        c, before = candidates[i], around[i][0]
+        context = before.text if before is not None and leans_back(c.text) else None
+        out.append(second_segment(c.text, c.passage.title, context))
+    return out
 
 
 def load_tokenizer() -> Any:

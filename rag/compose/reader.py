@@ -23,7 +23,7 @@ from rag.compose.base import (
     make_citation,
     time_scoped_abstention,
 )
-from rag.compose.cross import CrossEncoder, second_segment, shared
+from rag.compose.cross import CrossEncoder, seconds, shared
 from rag.compose.features import (
     FEATURES,
     Asked,
@@ -152,10 +152,9 @@ class Reader:
         shortlist = self.model.shortlist(rows)
         if self.model.cross_top and len(shortlist):
             self._cross = self._cross or shared()
-            seconds = [
-                second_segment(candidates[i].text, candidates[i].passage.title) for i in shortlist
-            ]
-            rows[shortlist, CROSS] = self._cross.logits(reading.asked.text, seconds)
+            rows[shortlist, CROSS] = self._cross.logits(
+                reading.asked.text, seconds(candidates, shortlist)
+            )
         order, chances = self.model.ranked(rows, shortlist)
         for c, chance in zip(candidates, chances, strict=True):
             c.score = float(chance)

@@ -9,9 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rag.compose.cross import CROSS, CrossEncoder, encode, load_tokenizer, second_segment
+from rag.compose.base import Sentence
+from rag.compose.cross import CROSS, CrossEncoder, encode, load_tokenizer, second_segment, seconds
+from rag.compose.features import Candidate
 from rag.compose.model import load
 from rag.errors import ConfigError
+from rag.types import Passage
 
 
 def test_the_model_reads_the_question_beside_the_sentence_and_its_headline() -> None:
@@ -48,9 +51,39 @@ def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
         CrossEncoder(tmp_path / "cross.onnx").logits("Who?", ["Someone."])
 
 
+def _candidates(texts: list[str]) -> list[Candidate]:
+    """The sentences of one article, in its order."""
+    text = " ".join(texts)
+    passage = Passage(doc_id="a", chunk_id="a:0", text=text, score=1.0, title="HEADLINE")
+    out, start = [], 0
+    for t in texts:
+        sentence = Sentence(0, start, start + len(t), t)
+        out.append(Candidate(sentence, passage, 0, np.zeros(3), frozenset()))
+        start += len(t) + 1
+    return out
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_read_after_it() -> None:
+    candidates = _candidates(
+        [
+            "Mayor Anna Berg toured the harbour on Monday.",
+            "“We will rebuild the wall,” she said.",
+            "The port authority said repairs would cost 3 million euros.",
+        ]
+    )
+    read = seconds(candidates, [2, 1, 0])
+    assert read == [
+        "The port authority said repairs would cost 3 million euros. | HEADLINE",
+        "Mayor Anna Berg toured the harbour on Monday. “We will rebuild the wall,” she said. "
+        "| HEADLINE",
+        "Mayor Anna Berg toured the harbour on Monday. | HEADLINE",
+    ]
+    alone = seconds(candidates[1:], [0])  # the sentence before was not retrieved
+    assert alone == ["“We will rebuild the wall,” she said. | HEADLINE"]
+
+
 def _example(origin: str, labels: list[float]) -> SimpleNamespace:
-    passage = SimpleNamespace(title="HEADLINE")
-    candidates = [SimpleNamespace(text=f"Sentence {i}.", passage=passage) for i in range(6)]
+    candidates = _candidates([f"Sentence {i}." for i in range(6)])
     reading = SimpleNamespace(asked=SimpleNamespace(text="Who?"), candidates=candidates)
     return SimpleNamespace(
         item=SimpleNamespace(origin=origin), readings=[reading], labels=[np.array(labels)]

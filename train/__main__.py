@@ -265,15 +265,16 @@ def _judge(
 def _choose(
     model: ReaderModel, validation: Validation
 ) -> tuple[ReaderModel, dict[str, dict[str, float]]]:
-    """The answer threshold and the share of the best sentence's chance at which another
-    sentence joins (searched together), then the answer's word budget, then the length
-    beyond which a sentence is cut to its clauses around the answer, each with the best
-    validation accuracy whose median answer stays within `MEDIAN_WORDS` and whose news
-    answers abstain wrongly at most `MAX_FALSE_ABSTENTION` of the time; then the lead's
-    floor. Each validation set is answered by models fitted without it."""
+    """The lead's floor (`_lead_floor`); then the answer threshold and the share of the best
+    sentence's chance at which another sentence joins (searched together), then the answer's
+    word budget, then the length beyond which a sentence is cut to its clauses around the
+    answer, each with the best validation accuracy whose median answer stays within
+    `MEDIAN_WORDS` and whose news answers abstain wrongly at most `MAX_FALSE_ABSTENTION` of
+    the time. Each validation set is answered by models fitted without it."""
     thresholds = [round(float(x), 3) for x in np.arange(0.05, 0.951, 0.05)]
     ratios = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
     chosen: dict[str, float] = {
+        "lead_floor": _lead_floor(validation),
         "max_words": float(model.max_words),
         "clause_words": float(model.clause_words),
     }
@@ -307,29 +308,29 @@ def _choose(
         second_ratio=float(chosen["second_ratio"]),
         max_words=int(chosen["max_words"]),
         clause_words=int(chosen["clause_words"]),
+        lead_floor=chosen["lead_floor"],
     )
-    return replace(model, lead_floor=_lead_floor(model, validation)), best[2]
+    return model, best[2]
 
 
-def _lead_floor(model: ReaderModel, validation: Validation) -> float:
-    """The lowest token chance at which the answer's lead (its first span) is right at least
-    `LEAD_PRECISION` of the time: it holds a key fact, or a key fact holds it."""
+def _lead_floor(validation: Validation) -> float:
+    """The lowest chance (`Reader.span`) at which the answer's lead (its first span) holds a
+    key fact at least `LEAD_PRECISION` of the time."""
     leads: list[tuple[float, bool]] = []
     for parts in validation.values():
         for fitted, examples in parts:
-            reader = Reader(None, replace(fitted, lead_floor=0.0))  # type: ignore[arg-type]
+            reader = Reader(None, fitted)  # type: ignore[arg-type]
             for ex in examples:
                 if not ex.item.answerable:
                     continue
                 alternates = [a.lower().strip() for f in ex.item.gold.key_facts for a in f]
                 for reading in ex.readings:
                     fitting, _ = reader.fitting(reading)
-                    lead = reader.lead(fitting[0], reading) if fitting else None
-                    if lead is not None:
-                        text = lead.text.lower()
-                        right = any(a and (a in text or text in a) for a in alternates)
-                        leads.append((lead.score, right))
-    for floor in np.arange(0.3, 0.951, 0.05):
+                    found = reader.span(fitting[0], reading) if fitting else None
+                    if found is not None:
+                        text = found[0].text.lower()
+                        leads.append((found[1], any(a and a in text for a in alternates)))
+    for floor in np.arange(0.1, 0.951, 0.05):
         shown = [right for score, right in leads if score >= floor]
         if shown and statistics.fmean(shown) >= LEAD_PRECISION:
             _log(

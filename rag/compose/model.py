@@ -28,7 +28,7 @@ class ReaderModel:
     sentence_weights: np.ndarray  # over features.FEATURES, of a softmax over the shortlist
     answer_weights: np.ndarray  # over features.QUESTION_FEATURES
     answer_threshold: float  # the answerability below which the reader abstains
-    lead_floor: float  # a token chance a lead's words must exceed on average
+    lead_floor: float  # the chance (the sentence's times its span's) at which an answer leads
     second_ratio: float  # another sentence joins at this share of the first one's chance
     max_words: int = 60  # of the whole answer
     clause_words: int = 30  # a longer sentence is cut to the clauses around its answer (0: never)

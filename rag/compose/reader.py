@@ -292,10 +292,13 @@ class Reader:
         return said
 
     def _said(self, c: Candidate, reading: Reading) -> Said:
-        """A sentence as the answer says it: opened by its lead, cut to its clauses that tell."""
-        lead = self.lead(c, reading)
-        keep = (lead.start, lead.end) if lead else None
+        """A sentence as the answer says it: cut to its clauses around its likeliest span (or
+        those with most of the question's words), opened by that span when it is likely
+        enough."""
+        found = self.span(c, reading)
+        keep = (found[0].start, found[0].end) if found is not None else None
         text = _cut(c.text, keep, reading.asked.terms, self.model.clause_words)
+        lead = found[0] if found is not None and found[1] >= self.model.lead_floor else None
         return Said(
             c, reading, lead, text, len(words(text)) + (len(words(lead.text)) if lead else 0)
         )
@@ -319,8 +322,10 @@ class Reader:
             answer = stated_when(window, [(c.published, c.quote) for c in citations]) + answer
         return Composition(answer, citations)
 
-    def lead(self, c: Candidate, reading: Reading) -> Lead | None:
-        """The span of the sentence that answers a question for a name, place, date or number."""
+    def span(self, c: Candidate, reading: Reading) -> tuple[Lead, float] | None:
+        """For a question for a name, place, date or number, the likeliest span of the
+        sentence that answers it, with the chance that it is the answer: the sentence's
+        chance times the mean chance of the span's tokens."""
         if reading.asked.kind not in SPAN_KINDS or c.chances is None:
             return None
         chances = np.array(c.chances, copy=True)
@@ -328,7 +333,7 @@ class Reader:
             if token.term in reading.asked.terms:
                 chances[i] = 0.0
         lead = best_lead(c.text, chances)
-        return lead if lead is not None and lead.score >= self.model.lead_floor else None
+        return (lead, lead.score * c.score) if lead is not None else None
 
 
 def _fits(c: Candidate, window: Window | None) -> bool:

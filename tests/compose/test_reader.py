@@ -15,11 +15,13 @@ import pytest
 
 from rag import RagEngine
 from rag.compose import features, tokens
+from rag.compose.base import Sentence
 from rag.compose.model import WEIGHTS, ReaderModel, load
-from rag.compose.reader import Reader, _cut
+from rag.compose.reader import Reader, Reading, _cut
 from rag.errors import ConfigError
 from rag.nlp.asked import Kind, Unit, focus_words, kind_of, unit_of
 from rag.nlp.text import dateline_end, normalise
+from rag.types import Passage
 from tests.conftest import ROOT
 from train.fit import log_loss, logistic
 
@@ -190,6 +192,33 @@ def test_a_long_sentence_is_cut_to_the_clauses_around_its_answer() -> None:
         _cut("A short sentence stays whole.", None, frozenset(), 30)
         == "A short sentence stays whole."
     )
+
+
+def test_a_number_question_keeps_the_clause_with_the_likeliest_number_without_a_lead() -> None:
+    sentence = (
+        "The company, which was founded in Ohio more than forty years ago by two brothers, "
+        "said on Monday that its sales in Europe rose sharply in the quarter, while its "
+        "profit, helped by strong demand for its new engines, reached 12 mln dlrs."
+    )
+    words = [t.text for t in tokens.shaped(sentence).tokens]
+    chances = np.full(len(words), 0.1)
+    chances[words.index("12")] = chances[words.index("mln")] = 0.9
+    passage = Passage(doc_id="a", chunk_id="a:0", text=sentence, score=1.0)
+    candidate = features.Candidate(
+        Sentence(0, 0, len(sentence), sentence), passage, 0, np.zeros(3), frozenset(), chances
+    )
+    candidate.score = 0.5
+    asked = features.Asked(
+        "How much profit did the company make?", np.zeros(3), frozenset({"profit", "company"}),
+        {"profit": 1.0, "company": 1.0}, Kind.NUMBER, None,
+    )  # fmt: skip
+    reading = Reading(asked, [candidate], np.zeros((1, len(features.FEATURES))))
+    reader = Reader(None, replace(load(), clause_words=20, lead_floor=1.0))  # type: ignore[arg-type]
+    said = reader._said(candidate, reading)
+    assert "12 mln dlrs" in said.text and said.text.startswith("… ") and said.lead is None
+    shown = Reader(None, replace(load(), clause_words=20, lead_floor=0.4))  # type: ignore[arg-type]
+    lead = shown._said(candidate, reading).lead  # 0.9 for its words, times 0.5 for the sentence
+    assert lead is not None and lead.text == "12 mln"
 
 
 @pytest.mark.parametrize(

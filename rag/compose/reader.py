@@ -36,7 +36,7 @@ from rag.compose.features import (
     quotes_on,
 )
 from rag.compose.model import ReaderModel, load
-from rag.compose.tokens import Lead, best_lead, shaped
+from rag.compose.tokens import Lead, best_lead, other_units, shaped
 from rag.nlp.asked import SPAN_KINDS, Kind, asking_words, focus_words, kind_of, unit_of
 from rag.nlp.embeddings import Embedder
 from rag.nlp.events import anchor_in
@@ -324,14 +324,16 @@ class Reader:
 
     def span(self, c: Candidate, reading: Reading) -> tuple[Lead, float] | None:
         """For a question for a name, place, date or number, the likeliest span of the
-        sentence that answers it, with the chance that it is the answer: the sentence's
-        chance times the mean chance of the span's tokens."""
+        sentence that answers it (not the question's words, nor an amount of another unit
+        than the asked one), with the chance that it is the answer: the sentence's chance
+        times the mean chance of the span's tokens."""
         if reading.asked.kind not in SPAN_KINDS or c.chances is None:
             return None
         chances = np.array(c.chances, copy=True)
         for i, token in enumerate(shaped(c.text).tokens):
             if token.term in reading.asked.terms:
                 chances[i] = 0.0
+        chances[other_units(c.text, reading.asked.unit)] = 0.0
         lead = best_lead(c.text, chances)
         return (lead, lead.score * c.score) if lead is not None else None
 

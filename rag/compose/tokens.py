@@ -44,6 +44,12 @@ _CURRENCIES = frozenset(
 )
 _CURRENCY_SIGNS = frozenset("$£€¥")
 _PERCENT = frozenset("pct percent %".split())
+# what may follow a number in one amount: its magnitude, currency or percent ("1.2 bln dlrs")
+_AMOUNT_WORDS = (
+    frozenset("thousand million billion trillion mln bln bn m k bc bce".split())
+    | _CURRENCIES
+    | _PERCENT
+)
 UNIT_REACH = 3  # words after a number that may name what it counts ("553,687 *transistors*")
 _PLACE_TIME_PREPOSITIONS = frozenset("in at on from to near since until by during".split())
 _QUOTES = frozenset('"“”«»')
@@ -221,6 +227,26 @@ def holds_unit(
     return False
 
 
+def other_units(sentence: str, unit: Unit | None) -> np.ndarray:
+    """Which tokens of the sentence are in an amount of another unit than the asked one: a
+    percentage when money or a count is asked for, money when a percentage or a count is."""
+    tokens = shaped(sentence).tokens
+    out = np.zeros(len(tokens), dtype=bool)
+    if unit is None:
+        return out
+    lowers = [t.text.lower() for t in tokens]
+    for k, token in enumerate(tokens):
+        if not token.text[0].isdigit() or out[k]:
+            continue
+        i, j = _amount(tokens, k, k)
+        said = set(lowers[i : j + 1])
+        money = bool(said & (_CURRENCIES | _CURRENCY_SIGNS))
+        percent = bool(said & _PERCENT)
+        if (percent and unit is not Unit.PERCENT) or (money and unit is not Unit.MONEY):
+            out[i : j + 1] = True
+    return out
+
+
 @dataclass(frozen=True)
 class Lead:
     """The likeliest answer span of a sentence: offsets into it, its text, its mean chance."""
@@ -235,6 +261,14 @@ def probabilities(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(rows @ weights)))
 
 
+# the words that join the two ends of a range, and that hedge an amount, in English
+_RANGE = frozenset({"to", "-", "–", "—"})
+_HEDGES = frozenset(
+    "about around approximately roughly nearly almost over under some circa".split()
+)
+_HEDGE_PAIRS = frozenset(
+    {("more", "than"), ("less", "than"), ("fewer", "than"), ("at", "least"), ("up", "to")}
+)
 _EDGE = STOPWORDS | frozenset(",;:-–—'’\"“”()")
 MAX_LEAD_TOKENS = 12
 
@@ -259,5 +293,74 @@ def best_lead(sentence: str, chances: np.ndarray, floor: float = 0.5) -> Lead | 
         j -= 1
     if i > j:
         return None
+    score = float(np.mean(chances[i : j + 1]))
+    i, j = _whole(tokens, i, j)
     start, end = tokens[i].start, tokens[j].end
-    return Lead(start, end, sentence[start:end], float(np.mean(chances[i : j + 1])))
+    return Lead(start, end, sentence[start:end], score)
+
+
+def _number(token: Token) -> bool:
+    return token.text[0].isdigit() or token.text.lower() in _NUMBER_WORDS
+
+
+def _whole(tokens: tuple[Token, ...], i: int, j: int) -> tuple[int, int]:
+    """The span from token i to j widened to the whole amounts and dates it cuts (`_amount`),
+    to the range they are an end of ("200 to 300", "1759-60", "between 150,000 and
+    200,000") and to the word that hedges them ("about", "more than")."""
+    i, j = _amount(tokens, i, j)
+    if not any(_number(tokens[k]) for k in range(i, j + 1)):
+        return i, j
+    lowers = [t.text.lower() for t in tokens]
+    between = i > 0 and lowers[i - 1] == "between"
+    joins = _RANGE | ({"and"} if between else set())
+    if j + 2 < len(tokens) and lowers[j + 1] in joins:
+        k = j + 2 + (tokens[j + 2].text in _CURRENCY_SIGNS)
+        if k < len(tokens) and _number(tokens[k]):
+            j = _amount(tokens, k, k)[1]
+    if i >= 2 and lowers[i - 1] in _RANGE and _number(tokens[i - 2]):
+        i = _amount(tokens, i - 2, i - 2)[0]
+    elif i >= 3 and lowers[i - 1] in _RANGE and lowers[i - 2] in _AMOUNT_WORDS:
+        i = _amount(tokens, i - 2, i - 2)[0]
+    if i > 0 and lowers[i - 1] == "between":
+        i -= 1
+    elif i > 1 and (lowers[i - 2], lowers[i - 1]) in _HEDGE_PAIRS:
+        i -= 2
+    elif i > 0 and lowers[i - 1] in _HEDGES:
+        i -= 1
+    return i, j
+
+
+def _amount(tokens: tuple[Token, ...], i: int, j: int) -> tuple[int, int]:
+    """The span widened to a number's sign, magnitude and unit ("$", "13 mln dlrs", "5.2
+    pct") and a day's month and year ("December 20, 1999", "20 December 1999")."""
+    lowers = [t.text.lower() for t in tokens]
+    last = len(tokens) - 1
+    while i > 0 and (
+        tokens[i - 1].text in _CURRENCY_SIGNS
+        or (
+            lowers[i] in _AMOUNT_WORDS
+            and (_number(tokens[i - 1]) or lowers[i - 1] in _AMOUNT_WORDS)
+        )
+        or (_month(tokens[i - 1]) and tokens[i].text.isdigit())
+    ):
+        i -= 1
+    while j < last and (
+        (lowers[j + 1] in _AMOUNT_WORDS and (_number(tokens[j]) or lowers[j] in _AMOUNT_WORDS))
+        or (_month(tokens[j]) and tokens[j + 1].text.isdigit())
+        or (tokens[j].text.isdigit() and _month(tokens[j + 1]))
+    ):
+        j += 1
+    # "December 20, 1999": the year after the day
+    if j + 2 <= last and tokens[j].text.isdigit() and lowers[j + 1] == ",":
+        if any(_month(tokens[k]) for k in range(max(i, j - 2), j)) and _year(tokens[j + 2]):
+            j += 2
+    return i, j
+
+
+def _month(token: Token) -> bool:
+    """A capitalised month or day name ("May", not the verb "may")."""
+    return token.text[0].isupper() and token.text.lower() in _CALENDAR
+
+
+def _year(token: Token) -> bool:
+    return len(token.text) == 4 and token.text.isdigit()

@@ -175,6 +175,54 @@ def test_the_lead_is_the_likeliest_run_trimmed_of_function_words() -> None:
     assert tokens.best_lead(sentence, np.full(len(words), 0.2)) is None
 
 
+def _lead_of(sentence: str, likely: tuple[str, ...]) -> str | None:
+    words = [t.text for t in tokens.shaped(sentence).tokens]
+    chances = np.full(len(words), 0.1)
+    for w in likely:
+        chances[words.index(w)] = 0.9
+    lead = tokens.best_lead(sentence, chances)
+    return None if lead is None else lead.text
+
+
+@pytest.mark.parametrize(
+    ("sentence", "likely", "lead"),
+    [
+        ("It will pay 13 mln dlrs for the stake, the company said.", ("13",), "13 mln dlrs"),
+        ("It will pay 13 mln dlrs for the stake, the company said.", ("dlrs",), "13 mln dlrs"),
+        ("Profit rose to $5.2 billion last year.", ("5.2",), "$5.2 billion"),
+        ("Sales rose 4.5 pct in March.", ("4.5",), "4.5 pct"),
+        ("Macao returns to China on December 20, 1999, they agreed.", ("20",), "December 20, 1999"),
+        ("The talks began on 4 August 1915 in Paris.", ("4",), "4 August 1915"),
+        ("Officials said 40 may leave before the vote.", ("40",), "40"),
+        ("Each cell has around 200–300 receptors.", ("200",), "around 200–300"),
+        ("They make up 50% to 60% of the total.", ("60",), "50% to 60%"),
+        (
+            "It lost between 150,000 and 200,000 people.",
+            ("150,000",),
+            "between 150,000 and 200,000",
+        ),
+        ("Sales rose to more than 2 billion dlrs.", ("2",), "more than 2 billion dlrs"),
+    ],
+)
+def test_a_lead_holds_the_whole_amount_or_date_it_cuts(
+    sentence: str, likely: tuple[str, ...], lead: str
+) -> None:
+    assert _lead_of(sentence, likely) == lead
+
+
+def test_a_number_of_another_unit_than_the_asked_one_is_no_lead() -> None:
+    sentence = "Lifetime will pay 3.28 dlrs a share for a 16 pct stake, it said."
+    words = [t.text for t in tokens.shaped(sentence).tokens]
+
+    def marked(unit: Unit | None) -> list[str]:
+        return [w for w, o in zip(words, tokens.other_units(sentence, unit), strict=True) if o]
+
+    assert marked(Unit.MONEY) == ["16", "pct"]
+    assert marked(Unit.PERCENT) == ["3.28", "dlrs"]
+    assert marked(Unit.COUNT) == ["3.28", "dlrs", "16", "pct"]
+    assert marked(None) == []
+
+
 def test_a_long_sentence_is_cut_to_the_clauses_around_its_answer() -> None:
     sentence = (
         "The company, which was founded in Ohio more than forty years ago by two brothers, "
@@ -218,7 +266,7 @@ def test_a_number_question_keeps_the_clause_with_the_likeliest_number_without_a_
     assert "12 mln dlrs" in said.text and said.text.startswith("… ") and said.lead is None
     shown = Reader(None, replace(load(), clause_words=20, lead_floor=0.4))  # type: ignore[arg-type]
     lead = shown._said(candidate, reading).lead  # 0.9 for its words, times 0.5 for the sentence
-    assert lead is not None and lead.text == "12 mln"
+    assert lead is not None and lead.text == "12 mln dlrs"
 
 
 @pytest.mark.parametrize(

@@ -314,7 +314,9 @@ class Reader:
                 text = with_dates(text, c.passage.published)
             lead = s.lead
             opening = (
-                f"{lead.text}: " if lead is not None and not text.startswith(lead.text) else ""
+                f"{_with_its_date(lead.text, text)}: "
+                if lead is not None and not text.startswith(lead.text)
+                else ""
             )
             pieces.append(f"{opening}{text} [{n}]")
         answer = " ".join(pieces)
@@ -336,6 +338,12 @@ class Reader:
         chances[other_units(c.text, reading.asked.unit)] = 0.0
         lead = best_lead(c.text, chances)
         return (lead, lead.score * c.score) if lead is not None else None
+
+
+def _with_its_date(lead: str, text: str) -> str:
+    """The lead with the date the answer's text gives it: "Wednesday [1 April 1987]"."""
+    found = re.search(re.escape(lead) + r" \[[^\]]+\]", text)
+    return found.group() if found else lead
 
 
 def _fits(c: Candidate, window: Window | None) -> bool:

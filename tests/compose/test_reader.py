@@ -175,13 +175,44 @@ def test_the_lead_is_the_likeliest_run_trimmed_of_function_words() -> None:
     assert tokens.best_lead(sentence, np.full(len(words), 0.2)) is None
 
 
-def _lead_of(sentence: str, likely: tuple[str, ...]) -> str | None:
+def _chances(sentence: str, likely: tuple[str, ...]) -> np.ndarray:
+    """The token model's chances as if it found the `likely` words of the sentence likely."""
     words = [t.text for t in tokens.shaped(sentence).tokens]
     chances = np.full(len(words), 0.1)
     for w in likely:
         chances[words.index(w)] = 0.9
-    lead = tokens.best_lead(sentence, chances)
+    return chances
+
+
+def _lead_of(sentence: str, likely: tuple[str, ...]) -> str | None:
+    lead = tokens.best_lead(sentence, _chances(sentence, likely))
     return None if lead is None else lead.text
+
+
+def _reading_of(
+    sentence: str,
+    likely: tuple[str, ...],
+    score: float,
+    question: str,
+    kind: Kind,
+    published: str | None = None,
+) -> tuple[features.Candidate, Reading]:
+    """A question read with one candidate: the sentence, with this chance of answering it."""
+    passage = Passage(doc_id="a", chunk_id="a:0", text=sentence, score=1.0, published=published)
+    candidate = features.Candidate(
+        Sentence(0, 0, len(sentence), sentence),
+        passage,
+        0,
+        np.zeros(3),
+        frozenset(),
+        _chances(sentence, likely),
+    )
+    candidate.score = score
+    asked_terms = frozenset(normalise(w) for w in question.rstrip("?").split()[1:])
+    asked = features.Asked(
+        question, np.zeros(3), asked_terms, dict.fromkeys(asked_terms, 1.0), kind, None
+    )
+    return candidate, Reading(asked, [candidate], np.zeros((1, len(features.FEATURES))))
 
 
 @pytest.mark.parametrize(
@@ -248,25 +279,26 @@ def test_a_number_question_keeps_the_clause_with_the_likeliest_number_without_a_
         "said on Monday that its sales in Europe rose sharply in the quarter, while its "
         "profit, helped by strong demand for its new engines, reached 12 mln dlrs."
     )
-    words = [t.text for t in tokens.shaped(sentence).tokens]
-    chances = np.full(len(words), 0.1)
-    chances[words.index("12")] = chances[words.index("mln")] = 0.9
-    passage = Passage(doc_id="a", chunk_id="a:0", text=sentence, score=1.0)
-    candidate = features.Candidate(
-        Sentence(0, 0, len(sentence), sentence), passage, 0, np.zeros(3), frozenset(), chances
+    candidate, reading = _reading_of(
+        sentence, ("12", "mln"), 0.5, "How much profit did the company make?", Kind.NUMBER
     )
-    candidate.score = 0.5
-    asked = features.Asked(
-        "How much profit did the company make?", np.zeros(3), frozenset({"profit", "company"}),
-        {"profit": 1.0, "company": 1.0}, Kind.NUMBER, None,
-    )  # fmt: skip
-    reading = Reading(asked, [candidate], np.zeros((1, len(features.FEATURES))))
     reader = Reader(None, replace(load(), clause_words=20, lead_floor=1.0))  # type: ignore[arg-type]
     said = reader._said(candidate, reading)
     assert "12 mln dlrs" in said.text and said.text.startswith("… ") and said.lead is None
     shown = Reader(None, replace(load(), clause_words=20, lead_floor=0.4))  # type: ignore[arg-type]
     lead = shown._said(candidate, reading).lead  # 0.9 for its words, times 0.5 for the sentence
     assert lead is not None and lead.text == "12 mln dlrs"
+
+
+def test_a_lead_that_is_a_relative_date_carries_the_date_it_stands_for() -> None:
+    sentence = "A spokesman said the strike at the mine started on Wednesday."
+    candidate, reading = _reading_of(
+        sentence, ("Wednesday",), 0.8, "When did the strike start?", Kind.DATE, "1987-04-03"
+    )
+    reader = Reader(None, replace(load(), lead_floor=0.5))  # type: ignore[arg-type]
+    written = reader._written([reader._said(candidate, reading)], None)
+    assert written.text.startswith("Wednesday [1 April 1987]: A spokesman said")
+    assert written.citations[0].quote == sentence
 
 
 @pytest.mark.parametrize(

@@ -317,10 +317,9 @@ def _whole(tokens: tuple[Token, ...], i: int, j: int) -> tuple[int, int]:
         k = j + 2 + (tokens[j + 2].text in _CURRENCY_SIGNS)
         if k < len(tokens) and _number(tokens[k]):
             j = _amount(tokens, k, k)[1]
-    if i >= 2 and lowers[i - 1] in _RANGE and _number(tokens[i - 2]):
-        i = _amount(tokens, i - 2, i - 2)[0]
-    elif i >= 3 and lowers[i - 1] in _RANGE and lowers[i - 2] in _AMOUNT_WORDS:
-        i = _amount(tokens, i - 2, i - 2)[0]
+    if i >= 2 and lowers[i - 1] in _RANGE:
+        if _number(tokens[i - 2]) or lowers[i - 2] in _AMOUNT_WORDS:
+            i = _amount(tokens, i - 2, i - 2)[0]
     if i > 0 and lowers[i - 1] == "between":
         i -= 1
     elif i > 1 and (lowers[i - 2], lowers[i - 1]) in _HEDGE_PAIRS:
@@ -358,7 +357,7 @@ def _amount(tokens: tuple[Token, ...], i: int, j: int) -> tuple[int, int]:
 
 
 def _month(token: Token) -> bool:
-    """A capitalised month or day name ("May", not the verb "may")."""
+    """A capitalised month or day name ("March", not the verb "march")."""
     return token.text[0].isupper() and token.text.lower() in _CALENDAR
 
 
